@@ -1,0 +1,104 @@
+//! # vmem-core: the arena layer of the vmem resource allocator
+//!
+//! An [`Arena`] manages a set of integer ranges, its *spans*, and hands out
+//! *segments* of them: addresses, IDs, offsets, DMA windows, anything that
+//! is a range of integers. This is the allocator of Bonwick and Adams,
+//! "Magazines and Vmem" (USENIX 2001), as implemented by illumos libumem's
+//! `vmem.c`, with pieces from FreeBSD's `subr_vmem.c`.
+//!
+//! ## The model in one screen
+//!
+//! - Every span and segment is described by a 48-byte *boundary tag*. Tags
+//!   sit on a list in address order, so freeing a segment finds its
+//!   neighbours and coalesces in constant time.
+//! - Free segments sit on power-of-two *freelists*; a bitmap (the
+//!   *freemap*) says which lists are non-empty. The default policy,
+//!   *instant-fit*, takes the head of the smallest list whose members are
+//!   all big enough: one bit scan, constant time, and the paper shows its
+//!   fragmentation is as good as best-fit's in practice. Best-fit,
+//!   first-fit and next-fit (a rotor that cycles through the arena, for IDs)
+//!   are there too. [`Arena::xalloc`] adds alignment, phase, a boundary not
+//!   to cross and an address window.
+//! - Allocated segments sit in a hash table keyed by address, so a free is
+//!   O(1). The table resizes itself; [`Arena::update`] does it eagerly.
+//! - An arena may have a [`Source`] (another arena, or anything) from which
+//!   it imports spans when it runs dry, and to which it gives a span back as
+//!   soon as the span is wholly free.
+//! - Tags never come from the global allocator on an allocation path: each
+//!   arena keeps a small *reserve* of spare tags, refilled in batches from a
+//!   shared [`TagPool`], which gets whole pages from a [`PageSource`] with no
+//!   arena lock held.
+//!
+//! Placement is libumem's, decision for decision: for the same operations,
+//! an arena returns the same addresses libumem's `vmem_alloc`/`vmem_xalloc`
+//! would (see `docs/design.md` for the few deliberate differences).
+//!
+//! ## Layering
+//!
+//! This crate is the bottom layer and depends on no other vmem crate.
+//! `vmem-slab` puts quantum caches in front of an arena, `vmem-umem` builds
+//! a process heap from arenas, `vmem-ffi` exports the libumem C API.
+//!
+//! ## Example
+//!
+//! ```
+//! use vmem_core::{AllocFlags, Arena, Constraints, Policy, SegmentTypes};
+//!
+//! // Process IDs 1..=30000, handed out in a cycle (next-fit).
+//! let pids = Arena::new("pids", 1, 30000, 1)?;
+//! let next = AllocFlags::new().policy(Policy::NextFit);
+//! let a = pids.alloc(1, next)?;
+//! let b = pids.alloc(1, next)?;
+//! pids.free(a, 1)?;
+//! assert_eq!((a, b, pids.alloc(1, next)?), (1, 2, 3), "no reuse until wrap-around");
+//!
+//! // A DMA window: 8 KiB, 4 KiB aligned, not crossing 64 KiB, below 4 GiB.
+//! let dma = Arena::new("dma", 0x1000_0000, 0x1000_0000, 0x1000)?;
+//! let window = Constraints::new().align(0x1000).nocross(0x10000).max(1 << 32);
+//! let addr = dma.xalloc(0x2000, &window, AllocFlags::new())?;
+//! assert!(addr % 0x1000 == 0 && addr / 0x10000 == (addr + 0x1fff) / 0x10000);
+//! dma.xfree(addr, 0x2000)?;
+//! assert_eq!(dma.size(SegmentTypes::ALLOC), 0);
+//! dma.check().expect("invariants hold");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Features
+//!
+//! - `std` (default): sleeping allocations, [`SystemPages`] and the global
+//!   [`TagPool`]. Without it the crate is `#![no_std]` and needs no `alloc`.
+//! - `alloc`: sources and hooks held by `Arc` ([`Shared::Arc`]).
+
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+mod arena;
+mod bits;
+mod error;
+mod freelist;
+mod hash;
+mod name;
+mod page;
+mod policy;
+mod pool;
+mod segment;
+mod source;
+mod stats;
+mod sync;
+
+pub use arena::{
+    set_global_mtbf, Arena, ArenaBuilder, CheckError, Segment, SegmentKind, SegmentTypes,
+};
+pub use error::{Error, InvalidReason};
+pub use name::{ArenaName, NAME_CAPACITY};
+#[cfg(feature = "std")]
+pub use page::SystemPages;
+pub use page::{PageSource, PAGE_SIZE};
+pub use policy::{AllocFlags, Constraints, Policy, Wait};
+pub use pool::{PoolStats, TagPool, TAGS_PER_PAGE};
+pub use source::{Reclaim, Shared, Source};
+pub use stats::Stats;
