@@ -33,6 +33,11 @@ pub(crate) struct AllocHash {
     shift: u32,
     /// Live (allocated) segments in the table.
     pub(crate) live: usize,
+    /// Rescale once `live` reaches this ...
+    grow_at: usize,
+    /// ... or drops below this: the band in which libumem's target size
+    /// stays within a factor of two of the current size.
+    shrink_below: usize,
 }
 
 /// A table of buckets obtained from the page source, not yet installed.
@@ -80,6 +85,25 @@ impl AllocHash {
             buckets: HASH_INITIAL,
             shift: usize::BITS - HASH_INITIAL.trailing_zeros(),
             live: 0,
+            grow_at: Self::grow_threshold(HASH_INITIAL),
+            shrink_below: Self::shrink_threshold(HASH_INITIAL),
+        }
+    }
+
+    /// The smallest live count whose target exceeds `2 * buckets`:
+    /// `target > 2b` exactly when `3n + 4 >= 8b`.
+    const fn grow_threshold(buckets: usize) -> usize {
+        (buckets.saturating_mul(8) - 4).div_ceil(3)
+    }
+
+    /// Live counts below this have a target under `buckets / 2`:
+    /// `target < b / 2` exactly when `3n + 4 < b`, but the target never goes
+    /// below the inline size, so tables up to twice that never shrink.
+    const fn shrink_threshold(buckets: usize) -> usize {
+        if buckets <= 2 * HASH_INITIAL {
+            0
+        } else {
+            (buckets - 4).div_ceil(3)
         }
     }
 
@@ -97,17 +121,12 @@ impl AllocHash {
     /// Whether the current size has left the hysteresis band.
     #[inline]
     pub(crate) fn wants_rescale(&self) -> bool {
-        let target = Self::target_buckets(self.live);
-        target > self.buckets * 2 || target < self.buckets / 2
+        self.live >= self.grow_at || self.live < self.shrink_below
     }
 
     #[inline]
     fn slot(&mut self, addr: usize, quantum_shift: u32) -> *mut Option<SegPtr> {
-        let index = if self.buckets == 1 {
-            0
-        } else {
-            (addr >> quantum_shift).wrapping_mul(MULTIPLIER) >> self.shift
-        };
+        let index = self.bucket_of(addr, quantum_shift);
         match self.external {
             // SAFETY: `index < buckets` (the shift keeps log2(buckets) bits),
             // and the external table has `buckets` initialised slots.
@@ -173,12 +192,11 @@ impl AllocHash {
     }
 
     /// Which bucket `addr` hashes to (for the consistency check).
+    #[inline]
     pub(crate) fn bucket_of(&self, addr: usize, quantum_shift: u32) -> usize {
-        if self.buckets == 1 {
-            0
-        } else {
-            (addr >> quantum_shift).wrapping_mul(MULTIPLIER) >> self.shift
-        }
+        // The table always has at least `HASH_INITIAL` buckets, so `shift`
+        // is below the word size and the top bits pick a bucket in range.
+        (addr >> quantum_shift).wrapping_mul(MULTIPLIER) >> self.shift
     }
 
     /// Detaches the external table (if any) without touching the chains, for
@@ -221,6 +239,8 @@ impl AllocHash {
             None => self.buckets = HASH_INITIAL,
         }
         self.shift = usize::BITS - self.buckets.trailing_zeros();
+        self.grow_at = Self::grow_threshold(self.buckets);
+        self.shrink_below = Self::shrink_threshold(self.buckets);
         let live = self.live;
         self.live = 0;
         while let Some(seg) = segs {
@@ -229,5 +249,25 @@ impl AllocHash {
         }
         debug_assert_eq!(self.live, live);
         old
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_match_the_target_formula() {
+        for log in 4..20 {
+            let buckets = 1usize << log;
+            let grow = AllocHash::grow_threshold(buckets);
+            assert!(AllocHash::target_buckets(grow) > 2 * buckets);
+            assert!(AllocHash::target_buckets(grow - 1) <= 2 * buckets);
+            let shrink = AllocHash::shrink_threshold(buckets);
+            if shrink > 0 {
+                assert!(AllocHash::target_buckets(shrink - 1) < buckets / 2);
+                assert!(AllocHash::target_buckets(shrink) >= buckets / 2);
+            }
+        }
     }
 }

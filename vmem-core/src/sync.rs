@@ -1,97 +1,111 @@
-//! The one lock type the core uses: `std::sync::Mutex` with the `std`
-//! feature (so sleeping allocations can wait on a condition variable), and a
-//! small test-and-test-and-set spin lock without it.
+//! The arena lock: a small test-and-test-and-set lock.
 //!
-//! Poisoning is ignored: every critical section in this crate leaves the
+//! Why not `std::sync::Mutex`? An uncontended lock/unlock pair of a futex
+//! mutex costs two atomic read-modify-writes (the unlock must swap to learn
+//! whether to wake anyone) plus poison bookkeeping; the arena's critical
+//! sections are a few dozen instructions, so that overhead would be most of
+//! an allocation. This lock takes one compare-and-swap to acquire and a plain
+//! release store to unlock. Waiters spin briefly, then yield the CPU (with
+//! `std`) instead of sleeping in the kernel, which suits critical sections
+//! this short. Sleeping *allocations* do not wait on this lock: they use a
+//! separate condition variable (see `Arena::sleep`).
+//!
+//! The same lock serves `no_std` builds, where it only spins.
+//!
+//! There is no poisoning: every critical section in this crate leaves the
 //! protected state consistent before it runs user code, so a panic in a
 //! callback never exposes a half-updated arena.
 
-#[cfg(feature = "std")]
-mod imp {
-    use std::sync::{Mutex, MutexGuard, PoisonError};
+use core::cell::UnsafeCell;
+use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicBool, Ordering};
 
-    pub(crate) struct Lock<T>(Mutex<T>);
-    pub(crate) type Guard<'a, T> = MutexGuard<'a, T>;
+/// Spins before yielding; about the length of a short critical section.
+const SPINS_BEFORE_YIELD: u32 = 64;
 
-    impl<T> Lock<T> {
-        pub(crate) const fn new(value: T) -> Self {
-            Lock(Mutex::new(value))
-        }
-
-        #[inline]
-        pub(crate) fn lock(&self) -> Guard<'_, T> {
-            self.0.lock().unwrap_or_else(PoisonError::into_inner)
-        }
-    }
+pub(crate) struct Lock<T> {
+    held: AtomicBool,
+    value: UnsafeCell<T>,
 }
 
-#[cfg(not(feature = "std"))]
-mod imp {
-    use core::cell::UnsafeCell;
-    use core::ops::{Deref, DerefMut};
-    use core::sync::atomic::{AtomicBool, Ordering};
+// SAFETY: the value is only reached through a `Guard`, and at most one guard
+// exists at a time (the `held` flag is taken with an acquire CAS and released
+// with a release store), so sharing the lock only needs `T: Send`.
+unsafe impl<T: Send> Sync for Lock<T> {}
+// SAFETY: moving the lock moves the value; `T: Send` is all that needs.
+unsafe impl<T: Send> Send for Lock<T> {}
 
-    pub(crate) struct Lock<T> {
-        held: AtomicBool,
-        value: UnsafeCell<T>,
-    }
+/// Proof of holding a [`Lock`]; unlocks on drop.
+pub(crate) struct Guard<'a, T> {
+    lock: &'a Lock<T>,
+}
 
-    // SAFETY: the value is only reached through a `Guard`, and at most one
-    // guard exists at a time (the `held` flag is taken with acquire ordering
-    // and released with release ordering), so `T: Send` suffices for sharing.
-    unsafe impl<T: Send> Sync for Lock<T> {}
-    // SAFETY: moving the lock moves the value; `T: Send` is all that needs.
-    unsafe impl<T: Send> Send for Lock<T> {}
-
-    pub(crate) struct Guard<'a, T> {
-        lock: &'a Lock<T>,
-    }
-
-    impl<T> Lock<T> {
-        pub(crate) const fn new(value: T) -> Self {
-            Lock {
-                held: AtomicBool::new(false),
-                value: UnsafeCell::new(value),
-            }
+impl<T> Lock<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        Lock {
+            held: AtomicBool::new(false),
+            value: UnsafeCell::new(value),
         }
+    }
 
-        #[inline]
-        pub(crate) fn lock(&self) -> Guard<'_, T> {
-            loop {
-                if self
-                    .held
-                    .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    return Guard { lock: self };
-                }
-                while self.held.load(Ordering::Relaxed) {
+    #[inline]
+    pub(crate) fn lock(&self) -> Guard<'_, T> {
+        if self
+            .held
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.lock_contended();
+        }
+        Guard { lock: self }
+    }
+
+    #[cold]
+    fn lock_contended(&self) {
+        let mut spins = 0;
+        loop {
+            while self.held.load(Ordering::Relaxed) {
+                if spins < SPINS_BEFORE_YIELD {
+                    spins += 1;
+                    core::hint::spin_loop();
+                } else {
+                    #[cfg(feature = "std")]
+                    std::thread::yield_now();
+                    #[cfg(not(feature = "std"))]
                     core::hint::spin_loop();
                 }
             }
-        }
-    }
-
-    impl<T> Deref for Guard<'_, T> {
-        type Target = T;
-        fn deref(&self) -> &T {
-            // SAFETY: this guard is the only one (see `Sync` above).
-            unsafe { &*self.lock.value.get() }
-        }
-    }
-
-    impl<T> DerefMut for Guard<'_, T> {
-        fn deref_mut(&mut self) -> &mut T {
-            // SAFETY: this guard is the only one (see `Sync` above).
-            unsafe { &mut *self.lock.value.get() }
-        }
-    }
-
-    impl<T> Drop for Guard<'_, T> {
-        fn drop(&mut self) {
-            self.lock.held.store(false, Ordering::Release);
+            if self
+                .held
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
         }
     }
 }
 
-pub(crate) use imp::{Guard, Lock};
+impl<T> Deref for Guard<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: this guard is the only one alive (see `Sync` above).
+        unsafe { &*self.lock.value.get() }
+    }
+}
+
+impl<T> DerefMut for Guard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: this guard is the only one alive (see `Sync` above).
+        unsafe { &mut *self.lock.value.get() }
+    }
+}
+
+impl<T> Drop for Guard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.held.store(false, Ordering::Release);
+    }
+}

@@ -60,8 +60,10 @@ pub struct Arena {
     mtbf: AtomicU32,
     mtbf_clock: AtomicU64,
     state: Lock<State>,
+    /// Where sleeping allocations wait: a wake-up generation counter and its
+    /// condition variable (see [`Arena::sleep`]).
     #[cfg(feature = "std")]
-    wakeup: std::sync::Condvar,
+    sleepers: (std::sync::Mutex<u64>, std::sync::Condvar),
 }
 
 impl core::fmt::Debug for Arena {
@@ -129,7 +131,7 @@ impl Arena {
             mtbf_clock: AtomicU64::new(0),
             state: Lock::new(State::new(tags, quantum, has_source)),
             #[cfg(feature = "std")]
-            wakeup: std::sync::Condvar::new(),
+            sleepers: (std::sync::Mutex::new(0), std::sync::Condvar::new()),
         })
     }
 
@@ -161,8 +163,19 @@ impl Arena {
     /// Makes sure the reserve covers an operation's worst case, refilling
     /// from the pool (a leaf lock, so fine under the arena lock) and, when
     /// the pool is dry, growing it with the arena lock dropped.
-    #[inline]
+    #[inline(always)]
     fn populate<'a>(
+        &'a self,
+        state: Guard<'a, State>,
+    ) -> Result<Guard<'a, State>, Guard<'a, State>> {
+        if state.reserve.len >= RESERVE_LOW {
+            return Ok(state);
+        }
+        self.refill(state)
+    }
+
+    #[cold]
+    fn refill<'a>(
         &'a self,
         mut state: Guard<'a, State>,
     ) -> Result<Guard<'a, State>, Guard<'a, State>> {
@@ -216,18 +229,20 @@ impl Arena {
             Policy::NextFit => self.next_fit_alloc(size, flags),
             Policy::InstantFit if !flags.get_from_end() => {
                 let mut state = self.state.lock();
-                let fast = match self.populate(state) {
-                    Ok(mut s) => {
-                        let addr = s.instant_fit(size);
-                        state = s;
-                        addr
-                    }
-                    Err(s) => {
-                        state = s;
-                        None
-                    }
-                };
-                match fast {
+                if state.reserve.len < RESERVE_LOW {
+                    state = match self.refill(state) {
+                        Ok(s) => s,
+                        Err(s) => {
+                            // No tags: the searching path reports it.
+                            drop(s);
+                            return self.xalloc_unchecked(
+                                self.fit(size, &Constraints::new(), flags),
+                                flags,
+                            );
+                        }
+                    };
+                }
+                match state.instant_fit(size) {
                     Some(addr) => self.done(state, addr),
                     None => {
                         drop(state);
@@ -498,6 +513,12 @@ impl Arena {
 
     /// Waits for a free or an `add` (std), or reports that waiting is
     /// impossible.
+    ///
+    /// The arena lock is a spin lock, so sleepers wait elsewhere: on a
+    /// condition variable guarding a wake-up generation. The generation is
+    /// read while the arena lock is still held, and every waker bumps it
+    /// while holding the arena lock, so a wake-up that happens between our
+    /// dropping the arena lock and starting to wait is never lost.
     #[cfg(feature = "std")]
     fn sleep<'a>(
         &'a self,
@@ -507,29 +528,41 @@ impl Arena {
         deadline: Option<std::time::Instant>,
     ) -> Result<Guard<'a, State>, Error> {
         use std::sync::PoisonError;
+        let (lock, condvar) = &self.sleepers;
+        let timed_out = |limit: std::time::Duration| Error::TimedOut {
+            arena: self.name,
+            size,
+            waited_ms: limit.as_millis().min(u64::MAX as u128) as u64,
+        };
+        if let (Wait::SleepFor(limit), Some(deadline)) = (flags.get_wait(), deadline) {
+            if std::time::Instant::now() >= deadline {
+                return Err(timed_out(limit));
+            }
+        }
         state.counters.wait += 1;
         state.waiters += 1;
-        let mut state = match (flags.get_wait(), deadline) {
-            (Wait::SleepFor(limit), Some(deadline)) => {
-                let now = std::time::Instant::now();
-                if now >= deadline {
-                    state.waiters -= 1;
-                    return Err(Error::TimedOut {
-                        arena: self.name,
-                        size,
-                        waited_ms: limit.as_millis().min(u64::MAX as u128) as u64,
-                    });
+        let generation = *lock.lock().unwrap_or_else(PoisonError::into_inner);
+        drop(state);
+        let mut current = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        while *current == generation {
+            current = match (flags.get_wait(), deadline) {
+                (Wait::SleepFor(_), Some(deadline)) => {
+                    let now = std::time::Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    condvar
+                        .wait_timeout(current, deadline - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
                 }
-                self.wakeup
-                    .wait_timeout(state, deadline - now)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0
-            }
-            _ => self
-                .wakeup
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner),
-        };
+                _ => condvar
+                    .wait(current)
+                    .unwrap_or_else(PoisonError::into_inner),
+            };
+        }
+        drop(current);
+        let mut state = self.state.lock();
         state.waiters -= 1;
         Ok(state)
     }
@@ -548,15 +581,26 @@ impl Arena {
         })
     }
 
-    /// Wakes sleeping allocations after something was freed or added.
+    /// Wakes sleeping allocations after something was freed or added. Call
+    /// with the arena lock held (see [`Arena::sleep`]).
     #[inline]
     fn wake(&self, state: &State) {
         #[cfg(feature = "std")]
         if state.waiters != 0 {
-            self.wakeup.notify_all();
+            self.wake_all();
         }
         #[cfg(not(feature = "std"))]
         let _ = state;
+    }
+
+    #[cfg(feature = "std")]
+    #[cold]
+    fn wake_all(&self) {
+        let (lock, condvar) = &self.sleepers;
+        *lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+        condvar.notify_all();
     }
 
     /// Imports a span big enough for `fit` and allocates from it. Returns
@@ -886,10 +930,7 @@ impl Arena {
     pub fn update(&self) {
         self.rescale();
         let state = self.state.lock();
-        #[cfg(feature = "std")]
-        if state.waiters != 0 {
-            self.wakeup.notify_all();
-        }
+        self.wake(&state);
         drop(state);
     }
 

@@ -52,6 +52,7 @@ pub(crate) struct State {
     pub(crate) quantum: usize,
     pub(crate) quantum_shift: u32,
     /// Threads sleeping on the arena's condition variable.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     pub(crate) waiters: usize,
     /// A hash rescale is in flight (only one thread does it).
     pub(crate) rescaling: bool,
