@@ -34,6 +34,20 @@ const RESERVE_REFILL: usize = 32;
 /// Above this many spare tags, an arena hands half back to the pool.
 const RESERVE_HIGH: usize = 128;
 
+/// When a `SleepFor` allocation gives up (`None`: never).
+#[cfg(feature = "std")]
+type Deadline = Option<std::time::Instant>;
+#[cfg(not(feature = "std"))]
+type Deadline = Option<()>;
+
+fn deadline_for(flags: AllocFlags) -> Deadline {
+    match flags.get_wait() {
+        #[cfg(feature = "std")]
+        Wait::SleepFor(limit) => std::time::Instant::now().checked_add(limit),
+        _ => None,
+    }
+}
+
 /// Process-wide mean time between injected failures (libumem's `vmem_mtbf`);
 /// 0 disables. See [`Arena::set_mtbf`].
 static GLOBAL_MTBF: AtomicU32 = AtomicU32::new(0);
@@ -384,6 +398,7 @@ impl Arena {
     }
 
     fn next_fit_alloc(&self, size: usize, flags: AllocFlags) -> Result<usize, Error> {
+        let deadline = deadline_for(flags);
         let mut state = self.state.lock();
         loop {
             state = match self.populate(state) {
@@ -420,7 +435,7 @@ impl Arena {
                 self.give_back(&releases);
                 state = self.state.lock();
             }
-            state = match self.sleep(state, size, flags, None) {
+            state = match self.sleep(state, size, flags, deadline) {
                 Ok(s) => s,
                 Err(err) => return self.fail(err, flags),
             };
@@ -430,13 +445,7 @@ impl Arena {
     /// The searching path: freelist search, then import, then reclaim, then
     /// wait or fail.
     fn xalloc_unchecked(&self, fit: Fit, flags: AllocFlags) -> Result<usize, Error> {
-        #[cfg(feature = "std")]
-        let deadline = match flags.get_wait() {
-            Wait::SleepFor(d) => std::time::Instant::now().checked_add(d),
-            _ => None,
-        };
-        #[cfg(not(feature = "std"))]
-        let deadline: Option<()> = None;
+        let deadline = deadline_for(flags);
         let mut reclaimed = false;
         let mut state = self.state.lock();
         let mut exhausted = false;
@@ -525,7 +534,7 @@ impl Arena {
         mut state: Guard<'a, State>,
         size: usize,
         flags: AllocFlags,
-        deadline: Option<std::time::Instant>,
+        deadline: Deadline,
     ) -> Result<Guard<'a, State>, Error> {
         use std::sync::PoisonError;
         let (lock, condvar) = &self.sleepers;
@@ -573,7 +582,7 @@ impl Arena {
         _state: Guard<'a, State>,
         size: usize,
         _flags: AllocFlags,
-        _deadline: Option<()>,
+        _deadline: Deadline,
     ) -> Result<Guard<'a, State>, Error> {
         Err(Error::WouldBlock {
             arena: self.name,
