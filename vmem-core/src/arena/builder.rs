@@ -95,6 +95,15 @@ impl ArenaBuilder {
             call: "create",
             reason: crate::error::InvalidReason::NoTagPool,
         })?;
+        if !crate::bits::is_power_of_two(self.quantum) {
+            return Err(Error::InvalidArgument {
+                arena: self.name,
+                call: "create",
+                reason: crate::error::InvalidReason::BadQuantum {
+                    quantum: self.quantum,
+                },
+            });
+        }
         let import_quantum = self
             .import_quantum
             .or_else(|| self.source.as_ref().map(|s| s.quantum()))

@@ -236,6 +236,10 @@ impl Arena {
         if size == 0 {
             return Err(self.invalid("alloc", InvalidReason::ZeroSize));
         }
+        if size > usize::MAX - (self.quantum - 1) {
+            // Rounded to the quantum it would wrap: no arena can hold it.
+            return self.fail(self.no_room(size), flags);
+        }
         if let Some(err) = self.injected_failure(size, flags) {
             return Err(err);
         }
@@ -304,6 +308,9 @@ impl Arena {
         flags: AllocFlags,
     ) -> Result<usize, Error> {
         let fit = self.validate(size, constraints, flags)?;
+        if size > usize::MAX - (self.quantum - 1) {
+            return self.fail(self.no_room(size), flags);
+        }
         if let Some(err) = self.injected_failure(size, flags) {
             return Err(err);
         }
@@ -508,6 +515,22 @@ impl Arena {
                 Err(err) => return self.fail(err, flags),
             };
             reclaimed = false;
+        }
+    }
+
+    /// The error for a request that cannot fit: `Exhausted` when the arena
+    /// has a source (which is out too), `WouldBlock` otherwise.
+    fn no_room(&self, size: usize) -> Error {
+        if self.source.is_some() {
+            Error::Exhausted {
+                arena: self.name,
+                size,
+            }
+        } else {
+            Error::WouldBlock {
+                arena: self.name,
+                size,
+            }
         }
     }
 

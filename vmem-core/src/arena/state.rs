@@ -608,6 +608,9 @@ impl State {
 
     /// The span containing `[start, start + size)` whole, if any.
     pub(crate) fn containing_span(&mut self, start: usize, size: usize) -> Option<SegPtr> {
+        // A range that wraps past the top of the address space is in no span
+        // (libumem's wrapping comparison would say yes).
+        start.checked_add(size)?;
         let last = start.wrapping_add(size).wrapping_sub(1);
         let mut span = self.head.next_kind().expect("span list is circular");
         while span != self.head {

@@ -1,0 +1,585 @@
+//! The exported C functions: libumem's vmem API and the extensions.
+//!
+//! Each function runs inside [`guard`]; a null arena, bad arguments and bad
+//! frees end in [`die`] with the call, the arena and the arguments named.
+
+use core::ffi::{c_char, c_int, c_uint, c_void, CStr};
+use core::fmt;
+use core::ptr::null_mut;
+use std::sync::Arc;
+
+use vmem_core::{Arena, Constraints, Segment, SegmentTypes};
+
+use crate::boundary::{die, guard, warn};
+use crate::flags::*;
+use crate::handle::{is_registered, register, unregister, Failure, Vmem};
+use crate::kstat::VmemKstat;
+use crate::source::{CSource, Import, VmemAllocFn, VmemFreeFn, VmemReclaimFn, VmemXImportFn};
+
+/// Arguments of a call, formatted only if a report needs them.
+struct Args<F>(F);
+
+impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Args<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.0)(f)
+    }
+}
+
+/// Reports `what` about `call` on arena `vmp` and aborts.
+#[cold]
+fn refuse(
+    call: &str,
+    vmp: *const Vmem,
+    vm: &Vmem,
+    args: &dyn fmt::Display,
+    what: &dyn fmt::Display,
+) -> ! {
+    let args = args.to_string();
+    let sep = if args.is_empty() { "" } else { ", " };
+    die(format_args!(
+        "{call}({vmp:p} '{}'{sep}{args}): {what}",
+        vm.name()
+    ))
+}
+
+/// The arena behind `vmp`; a NULL arena aborts.
+fn arena<'a>(call: &str, vmp: *mut Vmem, args: &dyn fmt::Display) -> &'a Vmem {
+    if vmp.is_null() {
+        let args = args.to_string();
+        let sep = if args.is_empty() { "" } else { ", " };
+        die(format_args!("{call}(NULL{sep}{args}): NULL arena"));
+    }
+    // SAFETY: a non-NULL `vmem_t *` given to this API must come from
+    // vmem_create/vmem_xcreate and not be destroyed yet (libumem's contract);
+    // such a pointer is a live `Box<Vmem>`, only ever shared.
+    unsafe { &*vmp }
+}
+
+/// What an allocation returns for `failure`: NULL when nothing fits (unless
+/// `VM_PANIC`), an abort otherwise.
+fn failed(
+    call: &str,
+    vmp: *const Vmem,
+    vm: &Vmem,
+    args: &dyn fmt::Display,
+    vmflag: c_int,
+    failure: Failure,
+) -> *mut c_void {
+    match failure {
+        Failure::NoRoom(_) if vmflag & VM_PANIC == 0 => null_mut(),
+        Failure::NoRoom(why) => refuse(
+            call,
+            vmp,
+            vm,
+            args,
+            &format_args!("cannot satisfy mandatory allocation: {why}"),
+        ),
+        Failure::Bad(why) => refuse(call, vmp, vm, args, &why),
+    }
+}
+
+/// The arena name given to `vmem_create` (NULL reads as "(null)", as
+/// libumem's `snprintf` would print it).
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated string.
+unsafe fn name_of(name: *const c_char) -> String {
+    if name.is_null() {
+        return "(null)".into();
+    }
+    // SAFETY: the caller promises a NUL-terminated string.
+    unsafe { CStr::from_ptr(name) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn create(
+    call: &str,
+    name: &str,
+    base: usize,
+    size: usize,
+    quantum: usize,
+    import: Option<Import>,
+    ffunc: VmemFreeFn,
+    source: *mut Vmem,
+    qcache_max: usize,
+    vmflag: c_int,
+) -> *mut Vmem {
+    let args = Args(|f: &mut fmt::Formatter<'_>| {
+        write!(
+            f,
+            "\"{name}\", base {base:#x}, size {size}, quantum {quantum}, source {source:p}, qcache_max {qcache_max}, vmflag {vmflag:#x}"
+        )
+    });
+    let refuse = |what: &dyn fmt::Display| -> ! { die(format_args!("{call}({args}): {what}")) };
+    if !quantum.is_power_of_two() {
+        refuse(&"quantum is not a power of two");
+    }
+    if (base != 0 || size != 0) && (base == 0 || size == 0) {
+        refuse(&"bad initial span: vmem_add of a NULL base or a zero size");
+    }
+    let mut builder = Arena::builder(name).quantum(quantum);
+    if let Some(import) = import {
+        let source_quantum = if !source.is_null() && is_registered(source) {
+            // SAFETY: `source` is on the list of live arenas, so it is a live
+            // `Vmem`; the child must not outlive it (libumem's contract).
+            unsafe { (*source).quantum() }
+        } else {
+            quantum
+        };
+        let c_source = CSource::new(import, ffunc, source, source_quantum, quantum);
+        builder = builder.source(Arc::new(c_source));
+    }
+    if size != 0 {
+        builder = builder.span(base, size);
+    }
+    let arena = match builder.build().map_err(Failure::of_core) {
+        Ok(arena) => arena,
+        Err(Failure::NoRoom(_)) => return null_mut(),
+        Err(Failure::Bad(why)) => refuse(&why),
+    };
+    let qcache_max = if vmflag & VMC_NO_QCACHE != 0 {
+        0
+    } else {
+        qcache_max
+    };
+    let vmp = Box::into_raw(Box::new(Vmem::new(arena, qcache_max)));
+    register(vmp);
+    vmp
+}
+
+/// Creates an arena named `name` with the initial span `[base, base +
+/// size)` (none if both are 0), handing out multiples of `quantum` (a power
+/// of two). When `afunc` is given, the arena imports spans with
+/// `afunc(source, size, vmflag)` when it runs dry and gives them back with
+/// `ffunc(source, addr, size)` once wholly free; `source` is usually another
+/// arena, with `vmem_alloc` and `vmem_free` as the functions. Sizes up to
+/// `qcache_max` are served by quantum caches (at most 16 quanta), unless
+/// `VMC_NO_QCACHE` is in `vmflag`. Returns NULL if boundary-tag memory runs
+/// out; aborts on bad arguments.
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated string. `source` is NULL, a live
+/// arena that outlives this one, or any pointer `afunc`/`ffunc` accept;
+/// `afunc` and `ffunc` are thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn vmem_create(
+    name: *const c_char,
+    base: *mut c_void,
+    size: usize,
+    quantum: usize,
+    afunc: VmemAllocFn,
+    ffunc: VmemFreeFn,
+    source: *mut Vmem,
+    qcache_max: usize,
+    vmflag: c_int,
+) -> *mut Vmem {
+    guard("vmem_create", || {
+        // SAFETY: forwarded from this function's contract.
+        let name = unsafe { name_of(name) };
+        // As illumos: the import-style flags belong to vmem_xcreate.
+        let vmflag = vmflag & !(VMC_XALLOC | VMC_XALIGN);
+        let import = afunc.map(Import::Alloc);
+        create(
+            "vmem_create",
+            &name,
+            base as usize,
+            size,
+            quantum,
+            import,
+            ffunc,
+            source,
+            qcache_max,
+            vmflag,
+        )
+    })
+}
+
+/// Like [`vmem_create`], with an import function that receives the
+/// alignment wanted and may enlarge the size it imports (illumos'
+/// `vmem_xcreate`). With `VMC_XALIGN` the function promises to honour the
+/// alignment; without it, a misaligned span is replaced by a larger one
+/// from which an aligned part is used.
+///
+/// # Safety
+/// As [`vmem_create`].
+#[no_mangle]
+pub unsafe extern "C" fn vmem_xcreate(
+    name: *const c_char,
+    base: *mut c_void,
+    size: usize,
+    quantum: usize,
+    afunc: VmemXImportFn,
+    ffunc: VmemFreeFn,
+    source: *mut Vmem,
+    qcache_max: usize,
+    vmflag: c_int,
+) -> *mut Vmem {
+    guard("vmem_xcreate", || {
+        // SAFETY: forwarded from this function's contract.
+        let name = unsafe { name_of(name) };
+        let vmflag = (vmflag & !VMC_POPULATOR) | VMC_XALLOC;
+        let import = afunc.map(|func| Import::XImport {
+            func,
+            aligned: vmflag & VMC_XALIGN != 0,
+        });
+        create(
+            "vmem_xcreate",
+            &name,
+            base as usize,
+            size,
+            quantum,
+            import,
+            ffunc,
+            source,
+            qcache_max,
+            vmflag,
+        )
+    })
+}
+
+/// Destroys an arena. Allocations still outstanding are reported on stderr
+/// (`vmem_destroy('name'): leaked N bytes`), as libumem does, and the call
+/// goes on; imported spans that still hold allocations stay with the
+/// source. Aborts if `vmp` is NULL or not a live arena.
+///
+/// # Safety
+/// No other thread uses `vmp` during or after the call, and no arena
+/// imports from it any more.
+#[no_mangle]
+pub unsafe extern "C" fn vmem_destroy(vmp: *mut Vmem) {
+    guard("vmem_destroy", || {
+        if vmp.is_null() {
+            die(format_args!("vmem_destroy(NULL): NULL arena"));
+        }
+        if !unregister(vmp) {
+            die(format_args!(
+                "vmem_destroy({vmp:p}): not a live arena (destroyed twice?)"
+            ));
+        }
+        // SAFETY: `vmp` was on the list of live arenas, so it is a
+        // `Box<Vmem>` from `create`; it is off the list now, so no other
+        // destroy can take it, and the caller promises no other use.
+        let vm = unsafe { Box::from_raw(vmp) };
+        vm.reap_caches();
+        let leaked = vm.arena().size(SegmentTypes::ALLOC);
+        if leaked != 0 {
+            warn(format_args!(
+                "vmem_destroy('{}'): leaked {leaked} bytes",
+                vm.name()
+            ));
+        }
+        drop(vm);
+    })
+}
+
+/// Allocates `size` bytes: from the quantum cache of that size when
+/// `size - 1 < qcache_max`, else from the arena with the policy in `vmflag`
+/// (`VM_BESTFIT`, `VM_FIRSTFIT`, `VM_NEXTFIT`, default instant-fit;
+/// `VM_ENDALLOC` for the high end). `VM_NOSLEEP`: NULL if nothing fits;
+/// `VM_SLEEP`: waits; `VM_PANIC`: aborts instead of failing.
+///
+/// # Safety
+/// `vmp` is NULL (which aborts) or a live arena.
+#[no_mangle]
+pub unsafe extern "C" fn vmem_alloc(vmp: *mut Vmem, size: usize, vmflag: c_int) -> *mut c_void {
+    guard("vmem_alloc", || {
+        let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "size {size}, vmflag {vmflag:#x}"));
+        let vm = arena("vmem_alloc", vmp, &args);
+        match vm.alloc(size, alloc_flags(vmflag)) {
+            Ok(addr) => addr as *mut c_void,
+            Err(failure) => failed("vmem_alloc", vmp, vm, &args, vmflag, failure),
+        }
+    })
+}
+
+/// Allocates `size` bytes at `phase` past a multiple of `align` (0: the
+/// quantum), not straddling a multiple of `nocross` (0: none), inside
+/// `[minaddr, maxaddr)` (NULL: no bound). Bypasses the quantum caches: free
+/// with [`vmem_xfree`]. Aborts on `phase >= align`, values not multiples
+/// of the quantum, non-power-of-two `align`/`nocross`, an over-constrained
+/// request or an empty window.
+///
+/// # Safety
+/// `vmp` is NULL (which aborts) or a live arena.
+#[no_mangle]
+pub unsafe extern "C" fn vmem_xalloc(
+    vmp: *mut Vmem,
+    size: usize,
+    align: usize,
+    phase: usize,
+    nocross: usize,
+    minaddr: *mut c_void,
+    maxaddr: *mut c_void,
+    vmflag: c_int,
+) -> *mut c_void {
+    guard("vmem_xalloc", || {
+        let args = Args(|f: &mut fmt::Formatter<'_>| {
+            write!(
+                f,
+                "size {size}, align {align:#x}, phase {phase:#x}, nocross {nocross:#x}, minaddr {minaddr:p}, maxaddr {maxaddr:p}, vmflag {vmflag:#x}"
+            )
+        });
+        let vm = arena("vmem_xalloc", vmp, &args);
+        let constraints = Constraints::new()
+            .align(align)
+            .phase(phase)
+            .nocross(nocross)
+            .min(minaddr as usize)
+            .max(maxaddr as usize);
+        match vm.xalloc(size, &constraints, alloc_flags(vmflag)) {
+            Ok(addr) => addr as *mut c_void,
+            Err(failure) => failed("vmem_xalloc", vmp, vm, &args, vmflag, failure),
+        }
+    })
+}
+
+/// Frees `[vaddr, vaddr + size)` from [`vmem_alloc`] (to the quantum cache
+/// the size selects, or the arena). Aborts on a bad free: an address not
+/// allocated, or the wrong size.
+///
+/// # Safety
+/// `vmp` is NULL (which aborts) or a live arena.
+#[no_mangle]
+pub unsafe extern "C" fn vmem_free(vmp: *mut Vmem, vaddr: *mut c_void, size: usize) {
+    guard("vmem_free", || {
+        let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "{vaddr:p}, size {size}"));
+        let vm = arena("vmem_free", vmp, &args);
+        if let Err(failure) = vm.free(vaddr as usize, size) {
+            refuse("vmem_free", vmp, vm, &args, &failure);
+        }
+    })
+}
+
+/// Frees `[vaddr, vaddr + size)` from [`vmem_xalloc`] (never through the
+/// quantum caches). Aborts on a bad free.
+///
+/// # Safety
+/// `vmp` is NULL (which aborts) or a live arena.
+#[no_mangle]
+pub unsafe extern "C" fn vmem_xfree(vmp: *mut Vmem, vaddr: *mut c_void, size: usize) {
+    guard("vmem_xfree", || {
+        let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "{vaddr:p}, size {size}"));
+        let vm = arena("vmem_xfree", vmp, &args);
+        if let Err(failure) = vm.xfree(vaddr as usize, size) {
+            refuse("vmem_xfree", vmp, vm, &args, &failure);
+        }
+    })
+}
+
+/// Adds the span `[vaddr, vaddr + size)` and returns `vaddr`, or NULL if
+/// boundary-tag memory ran out (abort instead with `VM_PANIC`). Aborts on a
+/// NULL `vaddr`, a zero size, values not multiples of the quantum, or a
+/// range overlapping a span of the arena.
+///
+/// # Safety
+/// `vmp` is NULL (which aborts) or a live arena.
+#[no_mangle]
+pub unsafe extern "C" fn vmem_add(
+    vmp: *mut Vmem,
+    vaddr: *mut c_void,
+    size: usize,
+    vmflag: c_int,
+) -> *mut c_void {
+    guard("vmem_add", || {
+        let args = Args(|f: &mut fmt::Formatter<'_>| {
+            write!(f, "{vaddr:p}, size {size}, vmflag {vmflag:#x}")
+        });
+        let vm = arena("vmem_add", vmp, &args);
+        if vaddr.is_null() || size == 0 {
+            refuse(
+                "vmem_add",
+                vmp,
+                vm,
+                &args,
+                &"bad arguments: NULL address or zero size",
+            );
+        }
+        match vm.add(vaddr as usize, size) {
+            Ok(()) => vaddr,
+            Err(failure) => failed("vmem_add", vmp, vm, &args, vmflag, failure),
+        }
+    })
+}
+
+/// 1 if `[vaddr, vaddr + size)` lies inside one span of the arena, else 0.
+///
+/// # Safety
+/// `vmp` is NULL (which aborts) or a live arena.
+#[no_mangle]
+pub unsafe extern "C" fn vmem_contains(vmp: *mut Vmem, vaddr: *mut c_void, size: usize) -> c_int {
+    guard("vmem_contains", || {
+        let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "{vaddr:p}, size {size}"));
+        c_int::from(
+            arena("vmem_contains", vmp, &args)
+                .arena()
+                .contains(vaddr as usize, size),
+        )
+    })
+}
+
+/// Calls `func(arg, start, size)` for every segment whose type is in
+/// `typemask` (`VMEM_ALLOC`, `VMEM_FREE`, `VMEM_SPAN`, `VMEM_ROTOR`), in
+/// the arena's order. The arena lock is held throughout, so `func` must not
+/// call into this arena, unless `VMEM_REENTRANT` is in `typemask`: then the
+/// lock is dropped around each call and `func` may allocate and free here.
+/// A mask with `VMEM_WALKER` walks nothing (as in libumem).
+///
+/// # Safety
+/// `vmp` is NULL (which aborts) or a live arena; `func` is NULL (which
+/// aborts) or a function safe to call with `arg`.
+#[no_mangle]
+pub unsafe extern "C" fn vmem_walk(
+    vmp: *mut Vmem,
+    typemask: c_int,
+    func: Option<unsafe extern "C" fn(arg: *mut c_void, start: *mut c_void, size: usize)>,
+    arg: *mut c_void,
+) {
+    guard("vmem_walk", || {
+        let fp = func.map_or(null_mut(), |f| f as *mut c_void);
+        let args = Args(|f: &mut fmt::Formatter<'_>| {
+            write!(f, "typemask {typemask:#x}, func {fp:p}, arg {arg:p}")
+        });
+        let vm = arena("vmem_walk", vmp, &args);
+        let Some(func) = func else {
+            refuse("vmem_walk", vmp, vm, &args, &"NULL callback");
+        };
+        let bits = typemask as c_uint;
+        if bits & VMEM_WALKER != 0 {
+            return;
+        }
+        let visit = |seg: Segment| {
+            // SAFETY: the caller gave `func` and `arg` for exactly this call.
+            unsafe { func(arg, seg.start as *mut c_void, seg.size) }
+        };
+        let types = segment_types(typemask);
+        if bits & VMEM_REENTRANT != 0 {
+            vm.arena().walk_reentrant(types, visit);
+        } else {
+            vm.arena().walk(types, visit);
+        }
+    })
+}
+
+/// Bytes in segments of the types in `typemask`: `VMEM_ALLOC` in use,
+/// `VMEM_FREE` free, both the arena's total. Extension: `VMEM_MAXFREE`
+/// alone gives the size of the largest free segment.
+///
+/// # Safety
+/// `vmp` is NULL (which aborts) or a live arena.
+#[no_mangle]
+pub unsafe extern "C" fn vmem_size(vmp: *mut Vmem, typemask: c_int) -> usize {
+    guard("vmem_size", || {
+        let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "typemask {typemask:#x}"));
+        let vm = arena("vmem_size", vmp, &args);
+        let bits = typemask as c_uint;
+        if bits & VMEM_MAXFREE != 0 {
+            if bits & (VMEM_ALLOC | VMEM_FREE) != 0 {
+                refuse(
+                    "vmem_size",
+                    vmp,
+                    vm,
+                    &args,
+                    &"VMEM_MAXFREE cannot be combined with VMEM_ALLOC or VMEM_FREE",
+                );
+            }
+            return vm.arena().max_free();
+        }
+        vm.arena().size(segment_types(typemask))
+    })
+}
+
+// ----- extensions -----------------------------------------------------------------
+
+/// Extension (FreeBSD): caps the bytes the arena may import from its
+/// source; 0 removes the cap. Imports past the cap fail as if the source
+/// were empty.
+///
+/// # Safety
+/// `vmp` is NULL (which aborts) or a live arena.
+#[no_mangle]
+pub unsafe extern "C" fn vmem_set_limit(vmp: *mut Vmem, limit: usize) {
+    guard("vmem_set_limit", || {
+        let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "limit {limit}"));
+        arena("vmem_set_limit", vmp, &args).arena().set_limit(limit);
+    })
+}
+
+/// Extension (FreeBSD): installs `func`, called as `func(vmp, VM_NOSLEEP)`
+/// when an allocation is about to fail, after the arena's quantum caches
+/// have been reaped; the allocation is retried once if free space grew.
+/// NULL removes it. `func` may free to the arena.
+///
+/// # Safety
+/// `vmp` is NULL (which aborts) or a live arena; `func` is thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn vmem_set_reclaim(vmp: *mut Vmem, func: VmemReclaimFn) {
+    guard("vmem_set_reclaim", || {
+        let fp = func.map_or(null_mut(), |f| f as *mut c_void);
+        let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "func {fp:p}"));
+        arena("vmem_set_reclaim", vmp, &args).set_reclaim(vmp, func);
+    })
+}
+
+/// Extension (FreeBSD): `size` rounded up to the arena's quantum (wrapping
+/// to 0 past `SIZE_MAX`, as FreeBSD's does).
+///
+/// # Safety
+/// `vmp` is NULL (which aborts) or a live arena.
+#[no_mangle]
+pub unsafe extern "C" fn vmem_roundup_size(vmp: *mut Vmem, size: usize) -> usize {
+    guard("vmem_roundup_size", || {
+        let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "size {size}"));
+        let mask = arena("vmem_roundup_size", vmp, &args).quantum() - 1;
+        size.wrapping_add(mask) & !mask
+    })
+}
+
+/// Extension: copies the arena's counters (libumem's kstats and more) into
+/// `*out`.
+///
+/// # Safety
+/// `vmp` is NULL (which aborts) or a live arena; `out` is NULL (which
+/// aborts) or points at writable memory for one `vmem_kstat_t`.
+#[no_mangle]
+pub unsafe extern "C" fn vmem_get_kstat(vmp: *mut Vmem, out: *mut VmemKstat) {
+    guard("vmem_get_kstat", || {
+        let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "out {out:p}"));
+        let vm = arena("vmem_get_kstat", vmp, &args);
+        if out.is_null() {
+            refuse("vmem_get_kstat", vmp, vm, &args, &"NULL output struct");
+        }
+        let stats = VmemKstat::of(vm);
+        // SAFETY: `out` is non-NULL and, by the caller's contract, valid for
+        // writing one `VmemKstat`; `write` needs no initialised value there.
+        unsafe { out.write(stats) };
+    })
+}
+
+/// Extension: one arena's periodic maintenance, what libumem's
+/// `vmem_update` does to each arena: rescales the allocated-segment hash if
+/// it is out of proportion, updates the quantum caches' working sets and
+/// wakes sleepers to retry. Optional: arenas rescale on their own.
+///
+/// # Safety
+/// `vmp` is NULL (which aborts) or a live arena.
+#[no_mangle]
+pub unsafe extern "C" fn vmem_arena_update(vmp: *mut Vmem) {
+    guard("vmem_arena_update", || {
+        arena("vmem_arena_update", vmp, &"").update();
+    })
+}
+
+/// Extension (illumos kernel's `vmem_qcache_reap`): gives every object
+/// cached in the arena's quantum caches back to the arena, and wholly free
+/// slabs with it. Does nothing for an arena without quantum caches.
+///
+/// # Safety
+/// `vmp` is NULL (which aborts) or a live arena.
+#[no_mangle]
+pub unsafe extern "C" fn vmem_qcache_reap(vmp: *mut Vmem) {
+    guard("vmem_qcache_reap", || {
+        arena("vmem_qcache_reap", vmp, &"").reap_caches();
+    })
+}

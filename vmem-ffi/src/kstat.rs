@@ -1,0 +1,103 @@
+//! [`VmemKstat`], the C copy of an arena's counters.
+
+use crate::handle::Vmem;
+
+/// An arena's counters (`vmem_kstat_t` in C), filled in by
+/// `vmem_get_kstat`: libumem's `vmem_kstat_t` fields, the boundary-tag and
+/// hash figures of `vmem-core`, and totals over the quantum caches. Every
+/// field is a `uint64_t`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VmemKstat {
+    /// Bytes allocated (quantum-cache slabs included).
+    pub mem_inuse: u64,
+    /// Bytes imported from the source.
+    pub mem_import: u64,
+    /// Bytes in all spans (added and imported).
+    pub mem_total: u64,
+    /// Segment allocations.
+    pub alloc: u64,
+    /// Segment frees.
+    pub free: u64,
+    /// Times a sleeping allocation waited.
+    pub wait: u64,
+    /// Allocations that failed.
+    pub fail: u64,
+    /// Hash-chain steps taken while freeing.
+    pub lookup: u64,
+    /// Freelist entries examined by searching allocations.
+    pub search: u64,
+    /// Times boundary-tag memory could not be obtained.
+    pub populate_fail: u64,
+    /// Calls to `vmem_contains`.
+    pub contains: u64,
+    /// Spans examined by `vmem_contains`.
+    pub contains_search: u64,
+    /// Spans imported from the source.
+    pub imports: u64,
+    /// Spans given back to the source.
+    pub releases: u64,
+    /// Hash-table rescales.
+    pub rescales: u64,
+    /// Allocated segments now.
+    pub segments_allocated: u64,
+    /// Boundary tags in use.
+    pub tags_in_use: u64,
+    /// Spare boundary tags held by the arena.
+    pub tags_reserved: u64,
+    /// Bytes per boundary tag.
+    pub tag_size: u64,
+    /// Buckets of the allocated-segment hash.
+    pub hash_buckets: u64,
+    /// Largest size served by a quantum cache (0: none).
+    pub qcache_max: u64,
+    /// Allocations served by the quantum caches (all caches).
+    pub qcache_alloc: u64,
+    /// Frees taken by the quantum caches (all caches).
+    pub qcache_free: u64,
+    /// Objects sitting in the quantum caches' magazines now.
+    pub qcache_cached: u64,
+    /// Slabs the quantum caches hold from the arena now.
+    pub qcache_slabs: u64,
+}
+
+impl VmemKstat {
+    /// A snapshot of `vm`'s counters.
+    pub fn of(vm: &Vmem) -> VmemKstat {
+        let s = vm.arena().stats();
+        let w = |n: usize| n as u64;
+        let mut k = VmemKstat {
+            mem_inuse: w(s.mem_inuse),
+            mem_import: w(s.mem_import),
+            mem_total: w(s.mem_total),
+            alloc: s.alloc,
+            free: s.free,
+            wait: s.wait,
+            fail: s.fail,
+            lookup: s.lookup,
+            search: s.search,
+            populate_fail: s.populate_fail,
+            contains: s.contains,
+            contains_search: s.contains_search,
+            imports: s.imports,
+            releases: s.releases,
+            rescales: s.rescales,
+            segments_allocated: w(s.segments_allocated),
+            tags_in_use: w(s.tags_in_use),
+            tags_reserved: w(s.tags_reserved),
+            tag_size: w(s.tag_size),
+            hash_buckets: w(s.hash_buckets),
+            qcache_max: w(vm.qcache_max()),
+            ..VmemKstat::default()
+        };
+        if let Some(cached) = vm.cached() {
+            for c in cached.cache_stats() {
+                k.qcache_alloc += c.allocs;
+                k.qcache_free += c.frees;
+                k.qcache_cached += w(c.objects_cached);
+                k.qcache_slabs += w(c.slabs);
+            }
+        }
+        k
+    }
+}

@@ -1,0 +1,68 @@
+//! # vmem-ffi: the libumem vmem C API as `libvmem.a`
+//!
+//! This crate exports illumos libumem's vmem interface (`sys/vmem.h`) from
+//! the Rust arenas of `vmem-core` and the quantum caches of `vmem-slab`, so
+//! that C written against libumem's `vmem_create`, `vmem_alloc`,
+//! `vmem_xalloc`, `vmem_walk` and friends compiles and runs unchanged
+//! against `libvmem.a` (or `libvmem.so`) and `include/vmem.h`. The header is
+//! generated from this crate by cbindgen and checked in; `docs/c-api.md`
+//! describes every function, its libumem behaviour and our differences.
+//!
+//! ## Layering
+//!
+//! - A `vmem_t *` is a `Box<`[`Vmem`]`>`: a `vmem_core::Arena`, or a
+//!   `vmem_slab::CachedArena` when the arena has quantum caches.
+//! - C import and free functions become a `vmem_core::Source`; a C reclaim
+//!   callback becomes a `vmem_core::Reclaim` hook.
+//! - Every exported function runs inside one guard that catches panics, and
+//!   every bad input (a NULL arena, a bad free, impossible constraints) is
+//!   reported on stderr with the call, the arena and the arguments, then
+//!   the process aborts: libumem's `umem_panic`. No panic unwinds into C.
+//! - Live arenas are kept on a list ([`for_each_arena`]), libumem's
+//!   `vmem_list`: the process-level calls (`vmem_update` of every arena,
+//!   fork handlers, `vmem_heap_arena`) belong to the vmem-umem layer, which
+//!   builds on this crate and that list.
+//!
+//! ## Example
+//!
+//! The C calls, made from Rust (a C program makes the same calls through
+//! `include/vmem.h`):
+//!
+//! ```
+//! use core::ptr::null_mut;
+//! use vmem::*;
+//!
+//! unsafe {
+//!     // A parent arena of 4 KiB pages and a child importing from it.
+//!     let parent = vmem_create(c"parent".as_ptr(), 0x10000 as *mut _, 0x100000, 0x1000,
+//!                              None, None, null_mut(), 0, VM_SLEEP);
+//!     let child = vmem_create(c"child".as_ptr(), null_mut(), 0, 0x10,
+//!                             Some(vmem_alloc), Some(vmem_free), parent, 0, VM_SLEEP);
+//!     let a = vmem_alloc(child, 0x30, VM_NOSLEEP);
+//!     assert!(!a.is_null() && vmem_contains(parent, a, 0x30) == 1);
+//!     vmem_free(child, a, 0x30);
+//!     assert_eq!(vmem_size(parent, VMEM_ALLOC as i32), 0, "the span went back");
+//!     vmem_destroy(child);
+//!     vmem_destroy(parent);
+//! }
+//! ```
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod api;
+mod boundary;
+mod flags;
+mod handle;
+mod kstat;
+mod source;
+
+pub use api::*;
+pub use flags::{
+    VMC_IDENTIFIER, VMC_NO_QCACHE, VMC_POPULATOR, VMC_XALIGN, VMC_XALLOC, VMEM_ALLOC, VMEM_FREE,
+    VMEM_MAXFREE, VMEM_REENTRANT, VMEM_ROTOR, VMEM_SPAN, VMEM_WALKER, VM_BESTFIT, VM_ENDALLOC,
+    VM_FIRSTFIT, VM_KMFLAGS, VM_NEXTFIT, VM_NOSLEEP, VM_PANIC, VM_PUSHPAGE, VM_SLEEP,
+};
+pub use handle::{for_each_arena, Vmem};
+pub use kstat::VmemKstat;
+pub use source::{VmemAllocFn, VmemFreeFn, VmemReclaimFn, VmemXImportFn};

@@ -1,0 +1,875 @@
+//! The object cache: per-CPU magazines over a depot over the slab layer.
+//!
+//! An allocation first pops the calling CPU's *loaded* magazine; if that is
+//! empty and the *previous* magazine is full, the two swap and the pop
+//! succeeds. Only when both are empty does the CPU go to the depot, where it
+//! trades its empty magazine for a full one; only when the depot has no full
+//! magazine does it go to the slab layer. Frees mirror this with empty
+//! magazines. Since a CPU holds one full and one empty magazine after any
+//! exchange, at least M operations separate two visits to the depot: the
+//! miss rate is at most 1/M, whatever the pattern of allocations and frees.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+
+use vmem_core::{AllocFlags, Arena, ArenaName};
+
+use crate::cpu;
+use crate::depot::{Depot, CONTENTION_THRESHOLD};
+use crate::error::{BadFreeReason, ConfigReason, SlabError};
+use crate::magazine::{Magazine, MAGAZINE_SIZES};
+use crate::slab::SlabLayer;
+use crate::spin::SpinLock;
+
+/// A constructor: prepares object `addr` when it leaves the slab layer;
+/// `false` refuses (the allocation then fails with
+/// [`SlabError::ConstructorFailed`]).
+pub type Constructor = Box<dyn Fn(usize) -> bool + Send + Sync>;
+/// A destructor: undoes the constructor when object `addr` goes back to the
+/// slab layer.
+pub type Destructor = Box<dyn Fn(usize) + Send + Sync>;
+
+/// A snapshot of an object cache's counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheStats {
+    /// The cache's name.
+    pub name: ArenaName,
+    /// Bytes (units) per object.
+    pub object_size: usize,
+    /// Bytes of one slab.
+    pub slab_size: usize,
+    /// Successful and failed allocation calls.
+    pub allocs: u64,
+    /// Free calls that were accepted.
+    pub frees: u64,
+    /// Operations served by a per-CPU magazine (loaded or previous).
+    pub magazine_hits: u64,
+    /// Full magazines the depot handed to a CPU.
+    pub depot_allocs: u64,
+    /// Full magazines a CPU handed to the depot.
+    pub depot_frees: u64,
+    /// Times the depot lock was found taken (a failed try-lock).
+    pub depot_contention: u64,
+    /// Times the magazine size grew because of that contention.
+    pub magazine_resizes: u64,
+    /// Allocations served by the slab layer.
+    pub slab_allocs: u64,
+    /// Slabs imported from the arena.
+    pub slabs_created: u64,
+    /// Slabs given back to the arena.
+    pub slabs_destroyed: u64,
+    /// Slabs held now.
+    pub slabs: usize,
+    /// Rounds per magazine now.
+    pub magazine_size: usize,
+    /// Objects sitting in magazines (per-CPU and depot).
+    pub objects_cached: usize,
+    /// Objects out of the slab layer: with users or cached.
+    pub objects_outstanding: usize,
+    /// Bad frees found when objects went back to the slab layer (only
+    /// possible without audit mode; see [`CacheBuilder::audit`]).
+    pub late_bad_frees: u64,
+}
+
+/// One CPU's magazines and counters, under that CPU's slot lock.
+#[derive(Debug, Default)]
+struct CpuCache {
+    loaded: Magazine,
+    previous: Magazine,
+    allocs: u64,
+    frees: u64,
+    hits: u64,
+}
+
+/// Builds an [`ObjectCache`]: object size, slab size, callbacks, mode.
+pub struct CacheBuilder {
+    name: ArenaName,
+    object_size: usize,
+    arena: Arc<Arena>,
+    slab_size: Option<usize>,
+    constructor: Option<Constructor>,
+    destructor: Option<Destructor>,
+    audit: bool,
+}
+
+impl CacheBuilder {
+    /// The slab size (a multiple of the arena quantum holding at least one
+    /// object). Default: the next power of two at or above 8 objects, so a
+    /// slab's unused tail is under an eighth of it.
+    pub fn slab_size(mut self, bytes: usize) -> Self {
+        self.slab_size = Some(bytes);
+        self
+    }
+
+    /// A constructor run on each object as it leaves the slab layer; the
+    /// magazines then cache constructed objects.
+    pub fn constructor(mut self, f: impl Fn(usize) -> bool + Send + Sync + 'static) -> Self {
+        self.constructor = Some(Box::new(f));
+        self
+    }
+
+    /// A destructor run on each object as it goes back to the slab layer.
+    pub fn destructor(mut self, f: impl Fn(usize) + Send + Sync + 'static) -> Self {
+        self.destructor = Some(Box::new(f));
+        self
+    }
+
+    /// Audit mode: no magazine layer; every allocation and free goes to the
+    /// slab layer under its lock, so every bad free (foreign address, double
+    /// free) is refused with [`SlabError::BadFree`] before anything changes.
+    /// Off by default: the magazine fast path only checks that a freed
+    /// address lies within the range of the cache's slabs.
+    pub fn audit(mut self, yes: bool) -> Self {
+        self.audit = yes;
+        self
+    }
+
+    /// Builds the cache. No slab is imported until the first allocation.
+    pub fn build(self) -> Result<ObjectCache, SlabError> {
+        let quantum = self.arena.quantum();
+        let invalid = |reason| SlabError::InvalidConfig {
+            cache: self.name,
+            reason,
+        };
+        let object_size = self.object_size;
+        if object_size == 0 {
+            return Err(invalid(ConfigReason::ZeroObjectSize));
+        }
+        if object_size % quantum != 0 {
+            return Err(invalid(ConfigReason::ObjectNotQuantumMultiple {
+                object_size,
+                quantum,
+            }));
+        }
+        let slab_size = match self.slab_size {
+            Some(s) => s,
+            None => object_size
+                .checked_mul(8)
+                .and_then(usize::checked_next_power_of_two)
+                .ok_or(invalid(ConfigReason::SlabSizeOverflow { object_size }))?,
+        };
+        if slab_size < object_size
+            || slab_size % quantum != 0
+            || slab_size / object_size > u32::MAX as usize
+        {
+            return Err(invalid(ConfigReason::BadSlabSize {
+                slab_size,
+                object_size,
+            }));
+        }
+        let slots = cpu::slot_count();
+        Ok(ObjectCache {
+            name: self.name,
+            object_size,
+            arena: self.arena,
+            slots: (0..slots)
+                .map(|_| SpinLock::new(CpuCache::default()))
+                .collect(),
+            slot_mask: slots - 1,
+            magazines: !self.audit,
+            magazine_index: AtomicUsize::new(0),
+            magazine_size: AtomicUsize::new(MAGAZINE_SIZES[0]),
+            depot: Mutex::new(Depot::default()),
+            depot_contention: AtomicU64::new(0),
+            resizes: AtomicU64::new(0),
+            resizing: AtomicBool::new(false),
+            slabs: Mutex::new(SlabLayer::new(object_size, slab_size)),
+            slab_allocs: AtomicU64::new(0),
+            slabs_created: AtomicU64::new(0),
+            slabs_destroyed: AtomicU64::new(0),
+            late_bad_frees: AtomicU64::new(0),
+            low: AtomicUsize::new(usize::MAX),
+            high: AtomicUsize::new(0),
+            constructor: self.constructor,
+            destructor: self.destructor,
+        })
+    }
+}
+
+/// A cache of fixed-size objects (integer resources) carved from slabs of
+/// an [`Arena`], with per-CPU magazines and a depot in front.
+///
+/// All methods take `&self`; share a cache between threads with an `Arc`.
+pub struct ObjectCache {
+    name: ArenaName,
+    object_size: usize,
+    arena: Arc<Arena>,
+    slots: Box<[SpinLock<CpuCache>]>,
+    slot_mask: usize,
+    /// False in audit mode.
+    magazines: bool,
+    magazine_index: AtomicUsize,
+    /// `MAGAZINE_SIZES[magazine_index]`, read on every magazine creation.
+    magazine_size: AtomicUsize,
+    depot: Mutex<Depot>,
+    depot_contention: AtomicU64,
+    resizes: AtomicU64,
+    resizing: AtomicBool,
+    slabs: Mutex<SlabLayer>,
+    slab_allocs: AtomicU64,
+    slabs_created: AtomicU64,
+    slabs_destroyed: AtomicU64,
+    late_bad_frees: AtomicU64,
+    /// Lowest slab base ever imported: the fast path's bad-free check.
+    low: AtomicUsize,
+    /// Highest slab end ever imported.
+    high: AtomicUsize,
+    constructor: Option<Constructor>,
+    destructor: Option<Destructor>,
+}
+
+impl core::fmt::Debug for ObjectCache {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ObjectCache")
+            .field("name", &self.name)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic in a constructor or destructor never runs under these locks,
+    // so a poisoned lock still holds consistent data.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl ObjectCache {
+    /// A builder for a cache named `name` of objects of `object_size` units
+    /// (a multiple of the arena quantum) carved from slabs of `arena`.
+    pub fn builder(name: &str, object_size: usize, arena: Arc<Arena>) -> CacheBuilder {
+        CacheBuilder {
+            name: ArenaName::new(name),
+            object_size,
+            arena,
+            slab_size: None,
+            constructor: None,
+            destructor: None,
+            audit: false,
+        }
+    }
+
+    /// The cache's name.
+    pub fn name(&self) -> &ArenaName {
+        &self.name
+    }
+
+    /// Units per object.
+    pub fn object_size(&self) -> usize {
+        self.object_size
+    }
+
+    /// The arena slabs come from.
+    pub fn arena(&self) -> &Arc<Arena> {
+        &self.arena
+    }
+
+    /// Allocates one object (no-sleep, as libumem's quantum caches).
+    #[inline]
+    pub fn alloc(&self) -> Result<usize, SlabError> {
+        self.alloc_with(AllocFlags::NOSLEEP)
+    }
+
+    /// Allocates one object; `flags` govern a slab import if one is needed
+    /// (wait mode, panic on failure; the policy is the arena's instant-fit).
+    #[inline]
+    pub fn alloc_with(&self, flags: AllocFlags) -> Result<usize, SlabError> {
+        let mut update = false;
+        {
+            let mut cpu = self.slots[cpu::current() & self.slot_mask].lock();
+            cpu.allocs += 1;
+            if self.magazines {
+                if let Some(object) = cpu.loaded.pop() {
+                    cpu.hits += 1;
+                    return Ok(object);
+                }
+                if let Some(object) = self.alloc_miss(&mut cpu, &mut update) {
+                    drop(cpu);
+                    if update {
+                        self.update();
+                    }
+                    return Ok(object);
+                }
+            }
+        }
+        if update {
+            self.update();
+        }
+        self.slab_alloc(flags)
+    }
+
+    /// Swap with the previous magazine, or trade an empty for a full one at
+    /// the depot.
+    #[cold]
+    fn alloc_miss(&self, cpu: &mut CpuCache, update: &mut bool) -> Option<usize> {
+        if !cpu.previous.is_empty() {
+            core::mem::swap(&mut cpu.loaded, &mut cpu.previous);
+            cpu.hits += 1;
+            return cpu.loaded.pop();
+        }
+        let mut depot = self.lock_depot();
+        let full = depot.full.pop()?;
+        depot.allocs += 1;
+        let empty =
+            core::mem::replace(&mut cpu.previous, core::mem::replace(&mut cpu.loaded, full));
+        if empty.capacity() == self.magazine_size.load(Ordering::Relaxed) {
+            depot.empty.push(empty);
+        }
+        *update = depot.tick();
+        drop(depot);
+        cpu.loaded.pop()
+    }
+
+    /// Frees an object allocated from this cache.
+    ///
+    /// With magazines (the default) a free that passes the cheap range check
+    /// is accepted and cached; a foreign address inside the range is found
+    /// when it reaches the slab layer, counted in
+    /// [`CacheStats::late_bad_frees`] and dropped. In audit mode every bad
+    /// free is refused here.
+    #[inline]
+    pub fn free(&self, object: usize) -> Result<(), SlabError> {
+        if !self.magazines {
+            return self.audited_free(object);
+        }
+        if object < self.low.load(Ordering::Relaxed) || object >= self.high.load(Ordering::Relaxed)
+        {
+            return Err(self.bad_free(object, BadFreeReason::NotFromCache));
+        }
+        let mut update = false;
+        {
+            let mut cpu = self.slots[cpu::current() & self.slot_mask].lock();
+            cpu.frees += 1;
+            match cpu.loaded.push(object) {
+                Ok(()) => {
+                    cpu.hits += 1;
+                    return Ok(());
+                }
+                Err(object) => self.free_miss(&mut cpu, object, &mut update),
+            }
+        }
+        if update {
+            self.update();
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn free_miss(&self, cpu: &mut CpuCache, object: usize, update: &mut bool) {
+        if cpu.previous.is_empty() && cpu.previous.capacity() != 0 {
+            core::mem::swap(&mut cpu.loaded, &mut cpu.previous);
+            cpu.hits += 1;
+            cpu.loaded.push(object).expect("an empty magazine has room");
+            return;
+        }
+        let size = self.magazine_size.load(Ordering::Relaxed);
+        let mut depot = self.lock_depot();
+        let empty = loop {
+            match depot.empty.pop() {
+                Some(m) if m.capacity() == size => break m,
+                Some(_) => continue, // left over from before a resize
+                None => break Magazine::empty(size),
+            }
+        };
+        depot.frees += 1;
+        let full = core::mem::replace(
+            &mut cpu.previous,
+            core::mem::replace(&mut cpu.loaded, empty),
+        );
+        if !full.is_empty() {
+            depot.full.push(full);
+        }
+        *update = depot.tick();
+        drop(depot);
+        cpu.loaded.push(object).expect("a fresh magazine has room");
+    }
+
+    fn audited_free(&self, object: usize) -> Result<(), SlabError> {
+        lock(&self.slabs)
+            .check_out(object)
+            .map_err(|reason| self.bad_free(object, reason))?;
+        self.slots[cpu::current() & self.slot_mask].lock().frees += 1;
+        self.slab_free(core::iter::once(object));
+        Ok(())
+    }
+
+    fn bad_free(&self, addr: usize, reason: BadFreeReason) -> SlabError {
+        SlabError::BadFree {
+            cache: self.name,
+            addr,
+            reason,
+        }
+    }
+
+    /// Takes the depot lock, counting a contention when it is taken.
+    fn lock_depot(&self) -> MutexGuard<'_, Depot> {
+        match self.depot.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                self.depot_contention.fetch_add(1, Ordering::Relaxed);
+                lock(&self.depot)
+            }
+        }
+    }
+
+    // ----- slab layer -----------------------------------------------------------------
+
+    /// Takes an object from the slab layer, importing a slab if needed; on
+    /// an arena shortage reaps this cache and retries once.
+    fn slab_alloc(&self, flags: AllocFlags) -> Result<usize, SlabError> {
+        let mut reaped = false;
+        loop {
+            let object = lock(&self.slabs).alloc();
+            let object = match object {
+                Some(object) => object,
+                None => {
+                    let slab_size = lock(&self.slabs).slab_size();
+                    let import = AllocFlags::new()
+                        .wait(flags.get_wait())
+                        .panic_on_failure(reaped && flags.get_panic_on_failure());
+                    match self.arena.alloc(slab_size, import) {
+                        Ok(base) => {
+                            self.low.fetch_min(base, Ordering::Relaxed);
+                            self.high.fetch_max(base + slab_size, Ordering::Relaxed);
+                            self.slabs_created.fetch_add(1, Ordering::Relaxed);
+                            tracing::debug!(cache = %self.name, base, slab_size, "slab created");
+                            lock(&self.slabs).add_slab_and_alloc(base)
+                        }
+                        Err(_) if !reaped => {
+                            reaped = true;
+                            tracing::debug!(cache = %self.name, "arena shortage: reaping, then retrying");
+                            self.reap();
+                            continue;
+                        }
+                        Err(source) => {
+                            return Err(SlabError::Arena {
+                                cache: self.name,
+                                source,
+                            })
+                        }
+                    }
+                }
+            };
+            self.slab_allocs.fetch_add(1, Ordering::Relaxed);
+            if let Some(ctor) = &self.constructor {
+                if !ctor(object) {
+                    self.release_raw(core::iter::once(object));
+                    return Err(SlabError::ConstructorFailed {
+                        cache: self.name,
+                        addr: object,
+                    });
+                }
+            }
+            return Ok(object);
+        }
+    }
+
+    /// Destroys `objects` and returns them to their slabs, giving wholly
+    /// free slabs back to the arena.
+    fn slab_free(&self, objects: impl Iterator<Item = usize> + Clone) {
+        if let Some(dtor) = &self.destructor {
+            objects.clone().for_each(dtor);
+        }
+        self.release_raw(objects);
+    }
+
+    /// Returns unconstructed objects to their slabs.
+    fn release_raw(&self, objects: impl Iterator<Item = usize>) {
+        let mut empty_slabs = Vec::new();
+        let slab_size;
+        {
+            let mut slabs = lock(&self.slabs);
+            slab_size = slabs.slab_size();
+            for object in objects {
+                match slabs.free(object) {
+                    Ok(Some(base)) => empty_slabs.push(base),
+                    Ok(None) => {}
+                    Err(reason) => {
+                        self.late_bad_frees.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(cache = %self.name, object, %reason, "bad free found in a magazine; object dropped");
+                    }
+                }
+            }
+        }
+        for base in empty_slabs {
+            self.slabs_destroyed.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(cache = %self.name, base, slab_size, "slab destroyed");
+            if let Err(err) = self.arena.free(base, slab_size) {
+                panic!("vmem-slab: the arena refused a slab it gave: {err}");
+            }
+        }
+    }
+
+    // ----- maintenance ----------------------------------------------------------------
+
+    /// Gives every cached object back to the slab layer, and every slab that
+    /// becomes wholly free back to the arena. Objects held by users stay
+    /// theirs. Runs automatically when the arena cannot supply a slab.
+    pub fn reap(&self) {
+        let mut magazines = Vec::new();
+        for slot in self.slots.iter() {
+            let mut cpu = slot.lock();
+            magazines.push(core::mem::take(&mut cpu.loaded));
+            magazines.push(core::mem::take(&mut cpu.previous));
+        }
+        {
+            let mut depot = self.lock_depot();
+            magazines.extend(depot.full.take_all());
+            depot.empty.take_all();
+        }
+        let rounds: usize = magazines.iter().map(Magazine::len).sum();
+        tracing::debug!(cache = %self.name, rounds, "reap");
+        self.destroy_magazines(magazines);
+    }
+
+    fn destroy_magazines(&self, mut magazines: Vec<Magazine>) {
+        let objects: Vec<usize> = magazines.iter_mut().flat_map(|m| m.drain()).collect();
+        if !objects.is_empty() {
+            self.slab_free(objects.iter().copied());
+        }
+    }
+
+    /// Periodic maintenance (libumem's cache update): ends a working-set
+    /// interval, reaps the depot magazines that stayed unused through it,
+    /// and grows the magazine size if the depot lock was contended more
+    /// than [`CONTENTION_THRESHOLD`] times. Runs automatically every
+    /// [`UPDATE_INTERVAL`](crate::UPDATE_INTERVAL) depot exchanges.
+    pub fn update(&self) {
+        let (excess, grow) = {
+            let mut depot = self.lock_depot();
+            depot.ops = 0;
+            depot.full.update_working_set();
+            depot.empty.update_working_set();
+            let excess = depot.full.take_excess();
+            depot.empty.take_excess();
+            let contention = self.depot_contention.load(Ordering::Relaxed);
+            let grow = contention - depot.contention_seen > CONTENTION_THRESHOLD;
+            depot.contention_seen = contention;
+            (excess, grow)
+        };
+        if !excess.is_empty() {
+            tracing::debug!(cache = %self.name, magazines = excess.len(), "working-set reap");
+            self.destroy_magazines(excess);
+        }
+        if grow && self.magazines {
+            self.grow_magazines();
+        }
+    }
+
+    /// Moves to the next magazine size: purge every magazine, then make new
+    /// ones larger (libumem's magazine resize).
+    fn grow_magazines(&self) {
+        if self.resizing.swap(true, Ordering::Acquire) {
+            return;
+        }
+        let index = self.magazine_index.load(Ordering::Relaxed);
+        if index + 1 < MAGAZINE_SIZES.len() {
+            let size = MAGAZINE_SIZES[index + 1];
+            self.magazine_index.store(index + 1, Ordering::Relaxed);
+            self.magazine_size.store(size, Ordering::Relaxed);
+            self.resizes.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(cache = %self.name, rounds = size, "depot contended: magazine size grows");
+            self.reap();
+        }
+        self.resizing.store(false, Ordering::Release);
+    }
+
+    /// Rounds per magazine now.
+    pub fn magazine_size(&self) -> usize {
+        self.magazine_size.load(Ordering::Relaxed)
+    }
+
+    /// A snapshot of the counters (takes each CPU slot lock in turn).
+    pub fn stats(&self) -> CacheStats {
+        let mut s = CacheStats {
+            name: self.name,
+            object_size: self.object_size,
+            magazine_size: self.magazine_size(),
+            depot_contention: self.depot_contention.load(Ordering::Relaxed),
+            magazine_resizes: self.resizes.load(Ordering::Relaxed),
+            slab_allocs: self.slab_allocs.load(Ordering::Relaxed),
+            slabs_created: self.slabs_created.load(Ordering::Relaxed),
+            slabs_destroyed: self.slabs_destroyed.load(Ordering::Relaxed),
+            late_bad_frees: self.late_bad_frees.load(Ordering::Relaxed),
+            slab_size: 0,
+            allocs: 0,
+            frees: 0,
+            magazine_hits: 0,
+            depot_allocs: 0,
+            depot_frees: 0,
+            slabs: 0,
+            objects_cached: 0,
+            objects_outstanding: 0,
+        };
+        for slot in self.slots.iter() {
+            let cpu = slot.lock();
+            s.allocs += cpu.allocs;
+            s.frees += cpu.frees;
+            s.magazine_hits += cpu.hits;
+            s.objects_cached += cpu.loaded.len() + cpu.previous.len();
+        }
+        {
+            let depot = lock(&self.depot);
+            s.depot_allocs = depot.allocs;
+            s.depot_frees = depot.frees;
+            s.objects_cached += depot.full.rounds();
+        }
+        let slabs = lock(&self.slabs);
+        s.slab_size = slabs.slab_size();
+        s.slabs = slabs.slab_count();
+        s.objects_outstanding = slabs.outstanding();
+        s
+    }
+}
+
+impl Drop for ObjectCache {
+    fn drop(&mut self) {
+        self.reap();
+        let outstanding = lock(&self.slabs).outstanding();
+        if outstanding != 0 {
+            tracing::warn!(cache = %self.name, outstanding, "object cache dropped with objects outstanding; their slabs stay allocated in the arena");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicIsize;
+    use vmem_core::SegmentTypes;
+
+    fn arena(size: usize) -> Arc<Arena> {
+        Arc::new(Arena::new("cache-unit", 0, size, 16).unwrap())
+    }
+
+    #[test]
+    fn serves_from_magazines_after_warm_up() {
+        let arena = arena(1 << 20);
+        let cache = ObjectCache::builder("c48", 48, arena.clone())
+            .build()
+            .unwrap();
+        let a = cache.alloc().unwrap();
+        assert_eq!(a, 0, "address 0 is an object like any other");
+        cache.free(a).unwrap();
+        for _ in 0..100 {
+            let x = cache.alloc().unwrap();
+            cache.free(x).unwrap();
+        }
+        let s = cache.stats();
+        assert_eq!((s.allocs, s.frees), (101, 101));
+        assert_eq!(s.slab_allocs, 1, "every later allocation hit a magazine");
+        assert_eq!(s.objects_cached, 1);
+        assert_eq!(s.slab_size, 512, "next power of two at or above 8 x 48");
+        cache.reap();
+        assert_eq!(arena.size(SegmentTypes::ALLOC), 0);
+        let s = cache.stats();
+        assert_eq!(
+            (s.slabs_created, s.slabs_destroyed, s.objects_cached),
+            (1, 1, 0)
+        );
+    }
+
+    #[test]
+    fn depot_exchanges_bound_the_miss_rate() {
+        let arena = arena(1 << 20);
+        let cache = ObjectCache::builder("c16", 16, arena.clone())
+            .build()
+            .unwrap();
+        let n = 200;
+        let objects: Vec<_> = (0..n).map(|_| cache.alloc().unwrap()).collect();
+        for &o in &objects {
+            cache.free(o).unwrap();
+        }
+        let again: Vec<_> = (0..n).map(|_| cache.alloc().unwrap()).collect();
+        let s = cache.stats();
+        assert_eq!(s.slab_allocs, n as u64, "second round came from magazines");
+        assert!(s.depot_frees >= (n / 15 - 2) as u64 && s.depot_allocs >= (n / 15 - 2) as u64);
+        let misses = s.depot_allocs + s.depot_frees + s.slab_allocs - n as u64;
+        assert!(
+            misses * 15 <= 2 * n as u64 + 30,
+            "miss rate bounded by 1/M: {s:?}"
+        );
+        let mut sorted = again.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), n, "no object handed out twice");
+        for o in again {
+            cache.free(o).unwrap();
+        }
+        cache.reap();
+        assert_eq!(arena.size(SegmentTypes::ALLOC), 0);
+    }
+
+    #[test]
+    fn constructor_and_destructor_balance() {
+        let arena = arena(1 << 16);
+        let live = Arc::new(AtomicIsize::new(0));
+        let (c, d) = (live.clone(), live.clone());
+        let cache = ObjectCache::builder("ctor", 32, arena)
+            .constructor(move |_| {
+                c.fetch_add(1, Ordering::Relaxed);
+                true
+            })
+            .destructor(move |_| {
+                d.fetch_sub(1, Ordering::Relaxed);
+            })
+            .build()
+            .unwrap();
+        let objs: Vec<_> = (0..40).map(|_| cache.alloc().unwrap()).collect();
+        assert_eq!(live.load(Ordering::Relaxed), 40);
+        objs.into_iter().for_each(|o| cache.free(o).unwrap());
+        assert_eq!(
+            live.load(Ordering::Relaxed),
+            40,
+            "cached objects stay constructed"
+        );
+        cache.reap();
+        assert_eq!(live.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn constructor_failure_is_reported() {
+        let cache = ObjectCache::builder("nope", 16, arena(1 << 12))
+            .constructor(|addr| addr != 0)
+            .build()
+            .unwrap();
+        assert!(matches!(
+            cache.alloc(),
+            Err(SlabError::ConstructorFailed { addr: 0, .. })
+        ));
+        assert_eq!(cache.stats().objects_outstanding, 0);
+    }
+
+    #[test]
+    fn audit_mode_refuses_every_bad_free() {
+        let cache = ObjectCache::builder("audit", 16, arena(1 << 12))
+            .audit(true)
+            .build()
+            .unwrap();
+        let a = cache.alloc().unwrap();
+        let b = cache.alloc().unwrap();
+        let bad = |r| {
+            Err(SlabError::BadFree {
+                cache: *cache.name(),
+                addr: 0,
+                reason: r,
+            })
+        };
+        cache.free(a).unwrap();
+        assert_eq!(
+            cache.free(a),
+            bad(BadFreeReason::NotAllocated),
+            "double free"
+        );
+        assert!(matches!(
+            cache.free(b + 8),
+            Err(SlabError::BadFree {
+                reason: BadFreeReason::Misaligned { .. },
+                ..
+            })
+        ));
+        assert!(matches!(
+            cache.free(1 << 20),
+            Err(SlabError::BadFree {
+                reason: BadFreeReason::NotFromCache,
+                ..
+            })
+        ));
+        cache.free(b).unwrap();
+        assert!(
+            matches!(
+                cache.free(b),
+                Err(SlabError::BadFree {
+                    reason: BadFreeReason::NotFromCache,
+                    ..
+                })
+            ),
+            "its slab is gone"
+        );
+        assert_eq!(cache.stats().slabs, 0, "audit mode caches nothing");
+    }
+
+    #[test]
+    fn magazine_mode_refuses_addresses_outside_its_slabs() {
+        let cache = ObjectCache::builder("range", 16, arena(1 << 16))
+            .build()
+            .unwrap();
+        assert!(
+            matches!(cache.free(0), Err(SlabError::BadFree { .. })),
+            "no slab yet"
+        );
+        let a = cache.alloc().unwrap();
+        assert!(matches!(
+            cache.free(a + 4096),
+            Err(SlabError::BadFree { .. })
+        ));
+        cache.free(a).unwrap();
+    }
+
+    #[test]
+    fn shortage_is_a_typed_error_until_a_reap() {
+        // Room for exactly one slab of 256.
+        let arena = arena(256);
+        let small = ObjectCache::builder("small", 16, arena.clone())
+            .slab_size(256)
+            .build()
+            .unwrap();
+        let other = ObjectCache::builder("other", 32, arena.clone())
+            .slab_size(256)
+            .build()
+            .unwrap();
+        let a = small.alloc().unwrap();
+        small.free(a).unwrap();
+        assert!(
+            matches!(other.alloc(), Err(SlabError::Arena { .. })),
+            "the arena is full of the first cache's cached slab"
+        );
+        small.reap();
+        let b = other.alloc().unwrap();
+        other.free(b).unwrap();
+        drop(other);
+        assert_eq!(
+            arena.size(SegmentTypes::ALLOC),
+            0,
+            "dropping a cache reaps it"
+        );
+    }
+
+    #[test]
+    fn contention_grows_magazines() {
+        let cache = ObjectCache::builder("grow", 16, arena(1 << 20))
+            .build()
+            .unwrap();
+        cache
+            .depot_contention
+            .store(CONTENTION_THRESHOLD + 1, Ordering::Relaxed);
+        let objs: Vec<_> = (0..64).map(|_| cache.alloc().unwrap()).collect();
+        objs.iter().for_each(|&o| cache.free(o).unwrap());
+        cache.update();
+        let s = cache.stats();
+        assert_eq!(
+            (s.magazine_size, s.magazine_resizes, s.objects_cached),
+            (31, 1, 0)
+        );
+        let objs: Vec<_> = (0..64).map(|_| cache.alloc().unwrap()).collect();
+        objs.iter().for_each(|&o| cache.free(o).unwrap());
+        cache.update();
+        assert_eq!(cache.magazine_size(), 31, "no new contention, no growth");
+    }
+
+    #[test]
+    fn idle_depot_magazines_are_reaped_by_updates() {
+        let arena = arena(1 << 20);
+        let cache = ObjectCache::builder("ws", 16, arena.clone())
+            .build()
+            .unwrap();
+        let objs: Vec<_> = (0..300).map(|_| cache.alloc().unwrap()).collect();
+        objs.iter().for_each(|&o| cache.free(o).unwrap());
+        let before = cache.stats().objects_cached;
+        assert_eq!(before, 300);
+        cache.update();
+        cache.update();
+        let after = cache.stats().objects_cached;
+        assert!(after <= 30, "only the CPU magazines remain: {after}");
+    }
+}

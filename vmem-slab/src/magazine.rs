@@ -1,0 +1,98 @@
+//! Magazines: fixed-capacity stacks of cached objects (the paper's M-element
+//! magazines), and the table of sizes a cache grows through.
+
+/// Magazine capacities (rounds) a cache moves through when its depot lock is
+/// contended. The paper starts small and grows on contention; we start at 15
+/// rounds (the size at which a miss every 15 allocations already makes the
+/// shared-lock rate negligible for most workloads) and roughly double each
+/// step. The values are 2^k - 1 so that a magazine's rounds plus its count
+/// fill a power-of-two number of words.
+pub const MAGAZINE_SIZES: [usize; 5] = [15, 31, 63, 127, 255];
+
+/// A magazine: up to `capacity` object addresses, used as a stack.
+///
+/// A magazine of capacity 0 (the `Default`) is the placeholder a per-CPU slot starts with:
+/// it never holds a round and costs no allocation.
+#[derive(Debug, Default)]
+pub(crate) struct Magazine {
+    rounds: Box<[usize]>,
+    count: usize,
+}
+
+impl Magazine {
+    /// An empty magazine of `capacity` rounds.
+    pub(crate) fn empty(capacity: usize) -> Magazine {
+        Magazine {
+            rounds: vec![0; capacity].into_boxed_slice(),
+            count: 0,
+        }
+    }
+
+    /// Rounds the magazine holds.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Rounds the magazine can hold.
+    #[inline]
+    pub(crate) fn capacity(&self) -> usize {
+        self.rounds.len()
+    }
+
+    /// Whether the magazine holds no round.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Takes the most recently pushed round (the one most likely still warm).
+    #[inline]
+    pub(crate) fn pop(&mut self) -> Option<usize> {
+        if self.count == 0 {
+            return None;
+        }
+        self.count -= 1;
+        Some(self.rounds[self.count])
+    }
+
+    /// Pushes a round; gives it back when the magazine is full.
+    #[inline]
+    pub(crate) fn push(&mut self, object: usize) -> Result<(), usize> {
+        if self.count == self.rounds.len() {
+            return Err(object);
+        }
+        self.rounds[self.count] = object;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Removes every round, for the caller to hand back to the slab layer.
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = usize> + '_ {
+        let n = core::mem::take(&mut self.count);
+        self.rounds[..n].iter().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Magazine;
+
+    #[test]
+    fn stack_order_and_bounds() {
+        let mut m = Magazine::empty(3);
+        assert_eq!(m.pop(), None);
+        for x in [0, 10, 20] {
+            m.push(x).unwrap();
+        }
+        assert_eq!(m.push(30), Err(30), "full magazine refuses");
+        assert_eq!(m.pop(), Some(20), "last in, first out");
+        assert_eq!(m.len(), 2);
+        let drained: Vec<_> = m.drain().collect();
+        assert_eq!(drained, [0, 10]);
+        assert!(m.is_empty());
+        let mut none = Magazine::default();
+        assert_eq!(none.capacity(), 0);
+        assert_eq!(none.push(1), Err(1));
+    }
+}
