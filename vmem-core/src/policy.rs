@@ -91,6 +91,16 @@ impl AllocFlags {
         self
     }
 
+    /// Instant-fit from the low end, no sleeping, no panic: the flags of the
+    /// allocation fast path.
+    #[inline]
+    pub(crate) const fn is_plain_instant_fit(&self) -> bool {
+        matches!(self.policy, Policy::InstantFit)
+            && matches!(self.wait, Wait::NoSleep)
+            && !self.panic_on_failure
+            && !self.from_end
+    }
+
     /// The policy.
     pub const fn get_policy(&self) -> Policy {
         self.policy

@@ -60,7 +60,9 @@ impl Kind {
     /// Spans and the list head delimit runs of segments.
     #[inline]
     pub(crate) const fn is_span_like(self) -> bool {
-        matches!(self, Kind::Span | Kind::ImportedSpan | Kind::Head)
+        const SPAN_LIKE: u8 =
+            1 << Kind::Span as u8 | 1 << Kind::ImportedSpan as u8 | 1 << Kind::Head as u8;
+        SPAN_LIKE & (1 << self as u8) != 0
     }
 }
 
@@ -133,6 +135,24 @@ macro_rules! link_accessors {
     )*};
 }
 
+macro_rules! address_link_accessors {
+    ($($get:ident / $set:ident : $field:ident),* $(,)?) => {$(
+        /// A neighbour in the (circular) address list.
+        #[inline]
+        pub(crate) fn $get(self) -> SegPtr {
+            // SAFETY: the tag is live and owned by the lock holder (type
+            // docs). Address links are never null: `init` points them at the
+            // tag itself and every later store writes a live tag's address.
+            SegPtr(unsafe { NonNull::new_unchecked((*self.0.as_ptr()).$field) })
+        }
+        #[inline]
+        pub(crate) fn $set(self, value: SegPtr) {
+            // SAFETY: the tag is live and owned by the lock holder (type docs).
+            unsafe { (*self.0.as_ptr()).$field = value.0.as_ptr() }
+        }
+    )*};
+}
+
 impl SegPtr {
     /// Turns raw, suitably aligned tag memory into a spare tag.
     ///
@@ -145,8 +165,10 @@ impl SegPtr {
             raw.as_ptr().write(Seg {
                 start: 0,
                 end: 0,
-                next_addr: ptr::null_mut(),
-                prev_addr: ptr::null_mut(),
+                // Address links are never null: a fresh tag is a one-element
+                // circular list of its own.
+                next_addr: raw.as_ptr(),
+                prev_addr: raw.as_ptr(),
                 next_kind: ptr::null_mut(),
                 prev_kind_and_kind: ptr::null_mut::<Seg>().with_addr(Kind::Spare as usize),
             });
@@ -155,28 +177,13 @@ impl SegPtr {
     }
 
     field_accessors!(start / set_start: start, end / set_end: end);
-    link_accessors!(
-        next_addr_opt / set_next_addr_opt: next_addr,
-        prev_addr_opt / set_prev_addr_opt: prev_addr,
-        next_kind / set_next_kind: next_kind,
-    );
+    link_accessors!(next_kind / set_next_kind: next_kind);
+    address_link_accessors!(next_addr / set_next_addr: next_addr, prev_addr / set_prev_addr: prev_addr);
 
     /// Size of the range the tag covers.
     #[inline]
     pub(crate) fn size(self) -> usize {
         self.end().wrapping_sub(self.start())
-    }
-
-    /// Next tag in the (circular) address list.
-    #[inline]
-    pub(crate) fn next_addr(self) -> SegPtr {
-        self.next_addr_opt().expect("address list is circular")
-    }
-
-    /// Previous tag in the (circular) address list.
-    #[inline]
-    pub(crate) fn prev_addr(self) -> SegPtr {
-        self.prev_addr_opt().expect("address list is circular")
     }
 
     #[inline]
@@ -217,10 +224,10 @@ impl SegPtr {
     #[inline]
     pub(crate) fn insert_addr_after(self, prev: SegPtr) {
         let next = prev.next_addr();
-        self.set_next_addr_opt(Some(next));
-        self.set_prev_addr_opt(Some(prev));
-        prev.set_next_addr_opt(Some(self));
-        next.set_prev_addr_opt(Some(self));
+        self.set_next_addr(next);
+        self.set_prev_addr(prev);
+        prev.set_next_addr(self);
+        next.set_prev_addr(self);
     }
 
     /// Unlinks `self` from the address list.
@@ -228,15 +235,15 @@ impl SegPtr {
     pub(crate) fn remove_addr(self) {
         let prev = self.prev_addr();
         let next = self.next_addr();
-        prev.set_next_addr_opt(Some(next));
-        next.set_prev_addr_opt(Some(prev));
+        prev.set_next_addr(next);
+        next.set_prev_addr(prev);
     }
 
     /// Makes `self` a one-element circular list on both link pairs (a list
     /// head).
     pub(crate) fn make_head(self) {
-        self.set_next_addr_opt(Some(self));
-        self.set_prev_addr_opt(Some(self));
+        self.set_next_addr(self);
+        self.set_prev_addr(self);
         self.set_next_kind(Some(self));
         self.set_prev_kind(Some(self));
     }

@@ -232,7 +232,27 @@ impl Arena {
     /// arena.free(a, 0x2000).unwrap();
     /// arena.free(b, 0x1000).unwrap();
     /// ```
+    #[inline]
     pub fn alloc(&self, size: usize, flags: AllocFlags) -> Result<usize, Error> {
+        // The common case, kept small enough to inline into the caller:
+        // instant-fit, a sane size, no fault injection, tags in reserve.
+        if flags.is_plain_instant_fit()
+            && size.wrapping_sub(1) < usize::MAX - (self.quantum - 1)
+            && !self.mtbf_armed()
+        {
+            let mut state = self.state.lock();
+            if state.reserve.len >= RESERVE_LOW {
+                if let Some(addr) = state.instant_fit(size) {
+                    return self.done(state, addr);
+                }
+            }
+        }
+        self.alloc_slow(size, flags)
+    }
+
+    /// Everything `alloc` does beyond the instant-fit fast path.
+    #[inline(never)]
+    fn alloc_slow(&self, size: usize, flags: AllocFlags) -> Result<usize, Error> {
         if size == 0 {
             return Err(self.invalid("alloc", InvalidReason::ZeroSize));
         }
@@ -270,6 +290,12 @@ impl Arena {
             }
             _ => self.xalloc_unchecked(self.fit(size, &Constraints::new(), flags), flags),
         }
+    }
+
+    /// Whether fault injection is on for this arena (or globally).
+    #[inline]
+    fn mtbf_armed(&self) -> bool {
+        GLOBAL_MTBF.load(Ordering::Relaxed) | self.mtbf.load(Ordering::Relaxed) != 0
     }
 
     fn fit(&self, size: usize, c: &Constraints, flags: AllocFlags) -> Fit {
