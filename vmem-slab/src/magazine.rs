@@ -9,6 +9,14 @@
 /// fill a power-of-two number of words.
 pub const MAGAZINE_SIZES: [usize; 5] = [15, 31, 63, 127, 255];
 
+/// Words of padding on each side of a magazine's rounds: 128 bytes, a cache
+/// line plus the adjacent one x86 prefetches with it. Magazines of different
+/// CPUs are separate heap blocks that may be neighbours; the padding keeps a
+/// push on one CPU from invalidating the line another CPU is popping from
+/// (without it, two threads ran at 1.1x the throughput of one). Indexing past
+/// the padding costs nothing: the offset folds into the address.
+const PAD: usize = 16;
+
 /// A magazine: up to `capacity` object addresses, used as a stack.
 ///
 /// A magazine of capacity 0 (the `Default`) is the placeholder a per-CPU slot starts with:
@@ -23,7 +31,7 @@ impl Magazine {
     /// An empty magazine of `capacity` rounds.
     pub(crate) fn empty(capacity: usize) -> Magazine {
         Magazine {
-            rounds: vec![0; capacity].into_boxed_slice(),
+            rounds: vec![0; capacity + 2 * PAD].into_boxed_slice(),
             count: 0,
         }
     }
@@ -37,7 +45,7 @@ impl Magazine {
     /// Rounds the magazine can hold.
     #[inline]
     pub(crate) fn capacity(&self) -> usize {
-        self.rounds.len()
+        self.rounds.len().saturating_sub(2 * PAD)
     }
 
     /// Whether the magazine holds no round.
@@ -53,16 +61,16 @@ impl Magazine {
             return None;
         }
         self.count -= 1;
-        Some(self.rounds[self.count])
+        Some(self.rounds[PAD + self.count])
     }
 
     /// Pushes a round; gives it back when the magazine is full.
     #[inline]
     pub(crate) fn push(&mut self, object: usize) -> Result<(), usize> {
-        if self.count == self.rounds.len() {
+        if self.count == self.capacity() {
             return Err(object);
         }
-        self.rounds[self.count] = object;
+        self.rounds[PAD + self.count] = object;
         self.count += 1;
         Ok(())
     }
@@ -70,7 +78,8 @@ impl Magazine {
     /// Removes every round, for the caller to hand back to the slab layer.
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = usize> + '_ {
         let n = core::mem::take(&mut self.count);
-        self.rounds[..n].iter().copied()
+        // The placeholder magazine has no rounds at all, padding included.
+        self.rounds.get(PAD..PAD + n).unwrap_or(&[]).iter().copied()
     }
 }
 
