@@ -88,7 +88,7 @@ mod pool;
 mod segment;
 mod source;
 mod stats;
-mod sync;
+pub mod sync;
 
 pub use arena::{
     set_global_mtbf, Arena, ArenaBuilder, CheckError, Segment, SegmentKind, SegmentTypes,

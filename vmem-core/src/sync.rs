@@ -1,4 +1,6 @@
-//! The arena lock: a small test-and-test-and-set lock.
+//! The arena lock: a small test-and-test-and-set lock, also used by the
+//! layers above for their own short critical sections (the per-CPU slots of
+//! `vmem-slab`), so the crate's lock-level `unsafe` lives in one place.
 //!
 //! Why not `std::sync::Mutex`? An uncontended lock/unlock pair of a futex
 //! mutex costs two atomic read-modify-writes (the unlock must swap to learn
@@ -23,7 +25,8 @@ use core::sync::atomic::{AtomicBool, Ordering};
 /// Spins before yielding; about the length of a short critical section.
 const SPINS_BEFORE_YIELD: u32 = 64;
 
-pub(crate) struct Lock<T> {
+/// A test-and-test-and-set lock around a `T` (see the module docs).
+pub struct Lock<T> {
     held: AtomicBool,
     value: UnsafeCell<T>,
 }
@@ -36,20 +39,23 @@ unsafe impl<T: Send> Sync for Lock<T> {}
 unsafe impl<T: Send> Send for Lock<T> {}
 
 /// Proof of holding a [`Lock`]; unlocks on drop.
-pub(crate) struct Guard<'a, T> {
+pub struct Guard<'a, T> {
     lock: &'a Lock<T>,
 }
 
 impl<T> Lock<T> {
-    pub(crate) const fn new(value: T) -> Self {
+    /// An unlocked lock around `value`.
+    pub const fn new(value: T) -> Self {
         Lock {
             held: AtomicBool::new(false),
             value: UnsafeCell::new(value),
         }
     }
 
+    /// Takes the lock, spinning and then yielding while another thread
+    /// holds it.
     #[inline]
-    pub(crate) fn lock(&self) -> Guard<'_, T> {
+    pub fn lock(&self) -> Guard<'_, T> {
         if self
             .held
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
