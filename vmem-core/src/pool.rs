@@ -12,8 +12,12 @@ use crate::page::{PageSource, PAGE_SIZE};
 use crate::segment::{Seg, SegPtr, TAG_SIZE};
 use crate::sync::Lock;
 
-/// Tags carved from one page.
-pub const TAGS_PER_PAGE: usize = PAGE_SIZE / TAG_SIZE;
+/// Bytes at the end of each tag page that link it to the previous page.
+const PAGE_TRAILER: usize = core::mem::size_of::<*mut u8>();
+
+/// Tags carved from one page (85 on 64-bit targets; the 16 bytes left over
+/// hold the page trailer).
+pub const TAGS_PER_PAGE: usize = (PAGE_SIZE - PAGE_TRAILER) / TAG_SIZE;
 
 /// A chain of spare tags linked through `next_kind`.
 #[derive(Default)]
@@ -54,7 +58,17 @@ impl TagChain {
 struct PoolState {
     spare: TagChain,
     pages: usize,
+    /// The newest tag page; each page's trailer points to the one before.
+    /// The pool never gives pages back, but keeping every page reachable
+    /// from its start is what tells leak checkers (Valgrind, Miri) that the
+    /// memory is held on purpose rather than lost.
+    newest_page: *mut u8,
 }
+
+// SAFETY: `newest_page` is only an owning record of pages that the pool
+// alone hands out (as tags, under its lock); moving it between threads is as
+// sound as moving the tags themselves.
+unsafe impl Send for PoolState {}
 
 /// Counters of a [`TagPool`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -91,6 +105,7 @@ impl TagPool {
             state: Lock::new(PoolState {
                 spare: TagChain { head: None, len: 0 },
                 pages: 0,
+                newest_page: core::ptr::null_mut(),
             }),
         }
     }
@@ -147,7 +162,17 @@ impl TagPool {
             let tag = unsafe { SegPtr::init(NonNull::new_unchecked(base.as_ptr().add(i))) };
             fresh.push(tag);
         }
+        let trailer = page
+            .as_ptr()
+            .wrapping_add(PAGE_SIZE - PAGE_TRAILER)
+            .cast::<*mut u8>();
         let mut state = self.state.lock();
+        // SAFETY: the trailer lies inside the page, after the last tag slot
+        // (`TAGS_PER_PAGE * TAG_SIZE <= PAGE_SIZE - PAGE_TRAILER`), and is
+        // pointer-aligned because the page is page-aligned; nothing else
+        // reads or writes it.
+        unsafe { trailer.write(state.newest_page) };
+        state.newest_page = page.as_ptr();
         state.pages += 1;
         fresh.move_to(&mut state.spare, TAGS_PER_PAGE);
         true
