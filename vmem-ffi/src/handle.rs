@@ -208,9 +208,10 @@ impl Vmem {
 /// Every live `vmem_t`, in creation order (libumem's `vmem_list`). Lookups
 /// here never dereference the pointer they check, so `vmem_destroy` can
 /// refuse a pointer that is not a live arena, and `vmem_create` can tell an
-/// arena `source` from an opaque one. The process-level calls of the
-/// vmem-umem layer (`vmem_update` of every arena, fork handlers) walk it with
-/// [`for_each_arena`].
+/// arena `source` from an opaque one. The process-level calls
+/// (`vmem_update` of every arena, fork handlers) will need such a list; when
+/// the vmem-umem layer below this crate brings them, the list moves there
+/// and this crate registers its arenas with it.
 static ARENAS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 
 fn arenas() -> std::sync::MutexGuard<'static, Vec<usize>> {
@@ -239,8 +240,7 @@ pub(crate) fn is_registered(vmp: *const Vmem) -> bool {
 }
 
 /// Calls `f` on every live arena, in creation order, with the list locked
-/// (no arena can be created or destroyed meanwhile). This is the hook for
-/// the process-level calls of the vmem-umem layer.
+/// (no arena can be created or destroyed meanwhile).
 pub fn for_each_arena(mut f: impl FnMut(&Vmem)) {
     let list = arenas();
     for &p in list.iter() {

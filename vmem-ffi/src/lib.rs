@@ -19,9 +19,10 @@
 //!   reported on stderr with the call, the arena and the arguments, then
 //!   the process aborts: libumem's `umem_panic`. No panic unwinds into C.
 //! - Live arenas are kept on a list ([`for_each_arena`]), libumem's
-//!   `vmem_list`: the process-level calls (`vmem_update` of every arena,
+//!   `vmem_list`. The process-level calls (`vmem_update` of every arena,
 //!   fork handlers, `vmem_heap_arena`) belong to the vmem-umem layer, which
-//!   builds on this crate and that list.
+//!   will sit below this crate (see `docs/design.md`) and take that list
+//!   over; this crate will then export its calls.
 //!
 //! ## Example
 //!
