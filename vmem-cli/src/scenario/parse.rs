@@ -181,6 +181,12 @@ impl<'s> Parser<'s> {
         }
     }
 
+    /// The note listing the arenas declared so far.
+    fn declared_arenas(&self) -> String {
+        let names: Vec<&str> = self.arenas.iter().map(|a| a.name.as_str()).collect();
+        format!("arenas declared so far: {}", names.join(", "))
+    }
+
     /// "expected `what`, found ..." at the token (or end of line).
     fn expected(&self, line: &Line<'_, '_>, what: &str, found: Option<Token<'_>>) -> ScriptError {
         let (col, width) = match found {
@@ -235,14 +241,7 @@ impl<'s> Parser<'s> {
                         "no arena is declared before this line (declare one with `arena NAME ...`)"
                             .to_string()
                     } else {
-                        format!(
-                            "arenas declared so far: {}",
-                            self.arenas
-                                .iter()
-                                .map(|a| a.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )
+                        self.declared_arenas()
                     });
                 }
                 Err(err)
@@ -549,14 +548,7 @@ impl<'s> Parser<'s> {
                             ),
                         );
                         if !self.arenas.is_empty() {
-                            err.note = Some(format!(
-                                "arenas declared so far: {}",
-                                self.arenas
-                                    .iter()
-                                    .map(|a| a.name.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ));
+                            err.note = Some(self.declared_arenas());
                         }
                         return Err(err);
                     }
