@@ -33,6 +33,9 @@
 //! use core::ptr::null_mut;
 //! use vmem::*;
 //!
+//! // SAFETY: every pointer passed is NULL, a NUL-terminated literal, or an
+//! // arena made by vmem_create and not yet destroyed; the child is destroyed
+//! // before the parent it imports from.
 //! unsafe {
 //!     // A parent arena of 4 KiB pages and a child importing from it.
 //!     let parent = vmem_create(c"parent".as_ptr(), 0x10000 as *mut _, 0x100000, 0x1000,
