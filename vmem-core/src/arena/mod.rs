@@ -235,19 +235,39 @@ impl Arena {
     #[inline]
     pub fn alloc(&self, size: usize, flags: AllocFlags) -> Result<usize, Error> {
         // The common case, kept small enough to inline into the caller:
-        // instant-fit, a sane size, no fault injection, tags in reserve.
+        // instant-fit, a sane size, no fault injection.
         if flags.is_plain_instant_fit()
             && size.wrapping_sub(1) < usize::MAX - (self.quantum - 1)
             && !self.mtbf_armed()
         {
-            let mut state = self.state.lock();
-            if state.reserve.len >= RESERVE_LOW {
-                if let Some(addr) = state.instant_fit(size) {
-                    return self.done(state, addr);
-                }
-            }
+            return self.instant_fit_alloc(size, flags);
         }
         self.alloc_slow(size, flags)
+    }
+
+    /// Instant-fit: the head of the right freelist, or the searching path
+    /// when no list is certain to fit (where libumem calls `vmem_xalloc`).
+    #[inline]
+    fn instant_fit_alloc(&self, size: usize, flags: AllocFlags) -> Result<usize, Error> {
+        let mut state = self.state.lock();
+        if state.reserve.len < RESERVE_LOW {
+            state = match self.refill(state) {
+                Ok(s) => s,
+                Err(s) => {
+                    // No tags: the searching path reports it.
+                    drop(s);
+                    return self
+                        .xalloc_unchecked(self.fit(size, &Constraints::new(), flags), flags);
+                }
+            };
+        }
+        match state.instant_fit(size) {
+            Some(addr) => self.done(state, addr),
+            None => {
+                drop(state);
+                self.xalloc_unchecked(self.fit(size, &Constraints::new(), flags), flags)
+            }
+        }
     }
 
     /// Everything `alloc` does beyond the instant-fit fast path.
@@ -265,29 +285,7 @@ impl Arena {
         }
         match flags.get_policy() {
             Policy::NextFit => self.next_fit_alloc(size, flags),
-            Policy::InstantFit if !flags.get_from_end() => {
-                let mut state = self.state.lock();
-                if state.reserve.len < RESERVE_LOW {
-                    state = match self.refill(state) {
-                        Ok(s) => s,
-                        Err(s) => {
-                            // No tags: the searching path reports it.
-                            drop(s);
-                            return self.xalloc_unchecked(
-                                self.fit(size, &Constraints::new(), flags),
-                                flags,
-                            );
-                        }
-                    };
-                }
-                match state.instant_fit(size) {
-                    Some(addr) => self.done(state, addr),
-                    None => {
-                        drop(state);
-                        self.xalloc_unchecked(self.fit(size, &Constraints::new(), flags), flags)
-                    }
-                }
-            }
+            Policy::InstantFit if !flags.get_from_end() => self.instant_fit_alloc(size, flags),
             _ => self.xalloc_unchecked(self.fit(size, &Constraints::new(), flags), flags),
         }
     }
