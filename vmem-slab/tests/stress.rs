@@ -12,8 +12,12 @@ use vmem_slab::CachedArena;
 fn four_threads_cross_frees_and_concurrent_reaps() {
     const THREADS: usize = 4;
     let rounds = if cfg!(miri) { 40 } else { 200_000 };
+    // Half the objects travel to the next thread, which frees them when it
+    // next runs; a thread descheduled for a time slice can leave tens of
+    // thousands of them in flight, so the arena (just integers) is sized for
+    // the worst backlog, not the average one.
     let ca = Arc::new(CachedArena::new(
-        Arena::new("stress", 0, 1 << 24, 8).unwrap(),
+        Arena::new("stress", 0, 1 << 30, 8).unwrap(),
         16 * 8,
     ));
     let stop = Arc::new(AtomicBool::new(false));
