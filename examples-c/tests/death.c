@@ -112,6 +112,20 @@ panic_on_failure(void)
 }
 
 static void
+window_never_fits_panic(void)
+{
+	(void) vmem_xalloc(arena(), 0x4000, 0, 0, 0, P(0x2000), P(0x4000),
+	    VM_NOSLEEP | VM_PANIC);
+}
+
+static void
+window_never_fits_sleep(void)
+{
+	(void) vmem_xalloc(arena(), 0x4000, 0, 0, 0, P(0x2000), P(0x4000),
+	    VM_SLEEP);
+}
+
+static void
 add_null(void)
 {
 	(void) vmem_add(arena(), NULL, 0x1000, VM_SLEEP);
@@ -192,6 +206,14 @@ static const struct death cases[] = {
 	{ "VM_PANIC failure", panic_on_failure, 1,
 	    { "vmem_alloc(", "'victim'", "vmflag 0x3",
 	      "cannot satisfy mandatory allocation" } },
+	{ "VM_PANIC xalloc whose window cannot hold it",
+	    window_never_fits_panic, 1,
+	    { "vmem_xalloc(", "'victim'", "cannot satisfy mandatory allocation",
+	      "window [0x2000, 0x4000)" } },
+	{ "VM_SLEEP xalloc whose window cannot hold it (would sleep forever)",
+	    window_never_fits_sleep, 1,
+	    { "vmem_xalloc(", "'victim'", "can never be satisfied",
+	      "window [0x2000, 0x4000)" } },
 	{ "vmem_add of NULL", add_null, 1,
 	    { "vmem_add(", "'victim'", "bad arguments" } },
 	{ "vmem_add overlapping a span", add_overlap, 1,

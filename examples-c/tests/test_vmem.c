@@ -145,6 +145,59 @@ test_xalloc(void)
 	vmem_destroy(dma);
 }
 
+/*
+ * Requests that do not fit fail softly, as in libumem: NULL under
+ * VM_NOSLEEP, and the arena is untouched. Only argument errors abort.
+ */
+static void
+test_soft_failures(void)
+{
+	vmem_t *vm = vmem_create("soft", P(0x100000), 0x100000, 0x1000,
+	    NULL, NULL, NULL, 0, VM_SLEEP);
+	CHECK(vm != NULL);
+	void *keep = vmem_alloc(vm, 0x3000, VM_NOSLEEP);
+	CHECK(keep != NULL);
+	/* A window smaller than the request (a DMA probe below a limit). */
+	CHECK(vmem_xalloc(vm, 0x4000, 0, 0, 0, P(0x180000), P(0x182000),
+	    VM_NOSLEEP) == NULL);
+	/* An empty and an inverted window. */
+	CHECK(vmem_xalloc(vm, 0x1000, 0, 0, 0, P(0x180000), P(0x180000),
+	    VM_NOSLEEP) == NULL);
+	CHECK(vmem_xalloc(vm, 0x1000, 0, 0, 0, P(0x190000), P(0x180000),
+	    VM_NOSLEEP) == NULL);
+	/* A window outside every span. */
+	CHECK(vmem_xalloc(vm, 0x1000, 0, 0, 0, P(0x400000), P(0x500000),
+	    VM_NOSLEEP) == NULL);
+	CHECK(vmem_xalloc(vm, 0x1000, 0, 0, 0, NULL, P(0x100000),
+	    VM_NOSLEEP) == NULL);
+	/* A window big enough, but with no aligned address inside it. */
+	CHECK(vmem_xalloc(vm, 0x1000, 0x10000, 0, 0, P(0x181000),
+	    P(0x18f000), VM_NOSLEEP) == NULL);
+	/* More than the arena holds, under every policy. */
+	CHECK(vmem_alloc(vm, 0x200000, VM_NOSLEEP) == NULL);
+	CHECK(vmem_alloc(vm, 0x200000, VM_NOSLEEP | VM_BESTFIT) == NULL);
+	CHECK(vmem_alloc(vm, 0x200000, VM_NOSLEEP | VM_FIRSTFIT) == NULL);
+	CHECK(vmem_alloc(vm, 0x200000, VM_NOSLEEP | VM_NEXTFIT) == NULL);
+	CHECK(vmem_xalloc(vm, 0x200000, 0, 0, 0, NULL, NULL, VM_NOSLEEP) ==
+	    NULL);
+	/* A size near the top of the address space. */
+	CHECK(vmem_alloc(vm, SIZE_MAX - 0x100, VM_NOSLEEP) == NULL);
+	CHECK(vmem_xalloc(vm, SIZE_MAX - 0x100, (size_t)1 << 40, 0, 0, NULL,
+	    NULL, VM_NOSLEEP) == NULL);
+	/* Nothing changed: the same window probe then succeeds elsewhere. */
+	CHECK(vmem_size(vm, VMEM_ALLOC) == 0x3000);
+	void *low = vmem_xalloc(vm, 0x4000, 0, 0, 0, P(0x180000), NULL,
+	    VM_NOSLEEP);
+	CHECK(U(low) == 0x180000);
+	vmem_kstat_t ks;
+	vmem_get_kstat(vm, &ks);
+	CHECK(ks.fail == 13);
+	vmem_xfree(vm, low, 0x4000);
+	vmem_free(vm, keep, 0x3000);
+	CHECK(vmem_size(vm, VMEM_ALLOC) == 0);
+	vmem_destroy(vm);
+}
+
 /* ---- vmem_add, vmem_contains, vmem_size, VMEM_MAXFREE ----------------- */
 
 static void
@@ -514,6 +567,7 @@ main(void)
 {
 	test_policies();
 	test_xalloc();
+	test_soft_failures();
 	test_add_contains_size();
 	test_walk();
 	test_sleep();

@@ -4,7 +4,11 @@
 use crate::name::ArenaName;
 
 /// Why an arena operation failed.
+///
+/// Non-exhaustive: new failure kinds may be added in minor releases, so a
+/// `match` needs a catch-all arm.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A no-sleep request found nothing that fits and the arena has nowhere
     /// to import from: a sleeping request would wait for a free or an `add`.
@@ -25,6 +29,22 @@ pub enum Error {
         arena: ArenaName,
         /// The requested size.
         size: usize,
+    },
+    /// No address at all satisfies the request: its `[min, max)` window
+    /// (with the alignment, phase and boundary) cannot hold `size` bytes,
+    /// whatever spans the arena has. Not an invalid argument: libumem fails
+    /// such a request like any other that does not fit. It fails at once
+    /// even for a sleeping allocation, which nothing could ever wake.
+    #[error("arena '{arena}': no address in the window [{min:#x}, {max:#x}) can hold {size:#x} bytes under the constraints")]
+    NeverFits {
+        /// The arena.
+        arena: ArenaName,
+        /// The requested size.
+        size: usize,
+        /// Window start.
+        min: usize,
+        /// Window end (exclusive; 0 for none).
+        max: usize,
     },
     /// A sleeping allocation with a deadline ran out of time.
     #[error("arena '{arena}': timed out after {waited_ms} ms waiting for {size:#x} bytes")]
@@ -91,7 +111,10 @@ pub enum Error {
 }
 
 /// The specific rule an invalid request broke.
+///
+/// Non-exhaustive, as [`Error`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum InvalidReason {
     /// Sizes must be non-zero.
     #[error("size is zero")]
@@ -139,16 +162,6 @@ pub enum InvalidReason {
         phase: usize,
         /// The nocross boundary.
         nocross: usize,
-    },
-    /// The `[min, max)` window cannot hold the request.
-    #[error("address window [{min:#x}, {max:#x}) cannot hold {size:#x} bytes")]
-    EmptyWindow {
-        /// Window start.
-        min: usize,
-        /// Window end (exclusive).
-        max: usize,
-        /// The size.
-        size: usize,
     },
     /// The range would wrap past the top of the address space.
     #[error("range [{base:#x}, +{size:#x}) wraps past the end of the address space")]

@@ -1,4 +1,11 @@
-//! How an allocation chooses its segment, and what it does when nothing fits.
+//! How an allocation chooses its segment, and what it does when nothing fits:
+//! the public flags and constraints, and [`Fit`], the pure arithmetic that
+//! validates a request and places it inside one free range.
+
+use crate::bits::{
+    align_down, crosses_boundary, distance_to_boundary, is_power_of_two, phase_up, round_up,
+};
+use crate::error::InvalidReason;
 
 #[cfg(feature = "std")]
 use std::time::Duration;
@@ -23,7 +30,12 @@ pub enum Policy {
 }
 
 /// What an allocation does when nothing fits.
+///
+/// Non-exhaustive: the sleeping variants exist only with the `std` feature,
+/// and Cargo unifies features, so a `no_std` crate's `match` must not assume
+/// they are absent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Wait {
     /// Fail at once (libumem's `VM_NOSLEEP`). The default.
     #[default]
@@ -209,5 +221,260 @@ impl Constraints {
     /// The exclusive end of the window (0: none).
     pub const fn get_max(&self) -> usize {
         self.max
+    }
+}
+
+/// One placement request resolved against an arena's quantum: the size and
+/// constraints of an allocation, with `align` 0 replaced by the quantum.
+///
+/// This is pure arithmetic, testable without an arena: [`Fit::validate`]
+/// applies libumem's argument rules, and [`Fit::lowest_in`] and
+/// [`Fit::highest_in`] place the request inside one free range, with every
+/// step checked against the top of the address space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Fit {
+    pub(crate) size: usize,
+    pub(crate) align: usize,
+    pub(crate) phase: usize,
+    pub(crate) nocross: usize,
+    pub(crate) min: usize,
+    pub(crate) max: usize,
+    pub(crate) policy: Policy,
+    pub(crate) from_end: bool,
+}
+
+impl Fit {
+    /// The request of `size` bytes under `c` and `flags`, unchecked.
+    pub(crate) const fn new(
+        size: usize,
+        quantum: usize,
+        c: &Constraints,
+        flags: AllocFlags,
+    ) -> Fit {
+        Fit {
+            size,
+            align: if c.align == 0 { quantum } else { c.align },
+            phase: c.phase,
+            nocross: c.nocross,
+            min: c.min,
+            max: c.max,
+            policy: flags.policy,
+            from_end: flags.from_end,
+        }
+    }
+
+    /// The request, if its arguments are valid: the rules libumem's
+    /// `vmem_xalloc` enforces with a panic (phase below align; align, phase
+    /// and nocross multiples of the quantum; size, align and phase fitting
+    /// between two nocross boundaries), plus two of this crate's own (a
+    /// non-zero size; align and nocross powers of two, which libumem's
+    /// arithmetic silently assumes).
+    ///
+    /// A window `[min, max)` that cannot hold the request is *not* invalid:
+    /// the request simply never fits (see [`Fit::can_ever_fit`]).
+    pub(crate) fn validate(
+        size: usize,
+        quantum: usize,
+        c: &Constraints,
+        flags: AllocFlags,
+    ) -> Result<Fit, InvalidReason> {
+        if size == 0 {
+            return Err(InvalidReason::ZeroSize);
+        }
+        let fit = Fit::new(size, quantum, c, flags);
+        if fit.phase != 0 && fit.phase >= fit.align {
+            return Err(InvalidReason::PhaseTooLarge {
+                phase: fit.phase,
+                align: fit.align,
+            });
+        }
+        for (what, value) in [("align", fit.align), ("nocross", fit.nocross)] {
+            if value != 0 && !is_power_of_two(value) {
+                return Err(InvalidReason::NotPowerOfTwo { what, value });
+            }
+        }
+        for (what, value) in [
+            ("align", fit.align),
+            ("phase", fit.phase),
+            ("nocross", fit.nocross),
+        ] {
+            if value & (quantum - 1) != 0 {
+                return Err(InvalidReason::NotQuantumMultiple {
+                    what,
+                    value,
+                    quantum,
+                });
+            }
+        }
+        if fit.nocross != 0 && !fit.fits_between_boundaries() {
+            return Err(InvalidReason::Overconstrained {
+                size,
+                align: fit.align,
+                phase: fit.phase,
+                nocross: fit.nocross,
+            });
+        }
+        Ok(fit)
+    }
+
+    /// libumem's over-constraint test: the alignment is at most the
+    /// boundary, and `phase + size` rounded up to the alignment fits in one
+    /// boundary block (computed without wrapping).
+    fn fits_between_boundaries(&self) -> bool {
+        if self.align > self.nocross {
+            return false;
+        }
+        match self.phase.checked_add(self.size) {
+            Some(n) => {
+                let rounded = round_up(n, self.align);
+                rounded >= n && rounded <= self.nocross
+            }
+            None => false,
+        }
+    }
+
+    /// Whether any address at all satisfies the request: some range inside
+    /// the window `[min, max)` is aligned, does not cross a boundary and
+    /// holds `size` bytes. When not, no span the arena has or will ever get
+    /// can satisfy it, so even a sleeping allocation fails at once.
+    pub(crate) fn can_ever_fit(&self) -> bool {
+        self.lowest_in(0, usize::MAX).is_some()
+    }
+
+    /// The lowest address of the free range `[start, end)` that satisfies
+    /// the request, found as libumem finds it: clip to the window, round up
+    /// to the phase, and hop to the next `nocross` boundary if the request
+    /// would straddle one. Every step is checked, so a request near the top
+    /// of the address space fails instead of wrapping. `end` must be above
+    /// `start`.
+    #[inline]
+    pub(crate) fn lowest_in(&self, start: usize, end: usize) -> Option<usize> {
+        let max_last = self.max.wrapping_sub(1);
+        if end - 1 < self.min || start > max_last {
+            return None;
+        }
+        let start = start.max(self.min);
+        // Both terms are below `usize::MAX`, so the `+ 1` cannot wrap.
+        let end = (end - 1).min(max_last) + 1;
+        if start >= end {
+            return None; // an empty window (min at or past max)
+        }
+        let mut addr = phase_up(start, self.align, self.phase);
+        if addr < start {
+            return None; // rounding up wrapped past the top
+        }
+        if crosses_boundary(addr, self.size, self.nocross) {
+            let hop = round_up(distance_to_boundary(addr, self.nocross), self.align);
+            addr = addr.checked_add(hop)?;
+        }
+        let offset = addr - start;
+        let room = end - start;
+        (offset <= room && room - offset >= self.size).then_some(addr)
+    }
+
+    /// The highest address of `[start, end)` that satisfies the request
+    /// (for `from_end`), its rounded size taken as `round_up(size, quantum)`.
+    pub(crate) fn highest_in(&self, start: usize, end: usize, quantum: usize) -> Option<usize> {
+        let start = start.max(self.min);
+        let end = (end - 1).min(self.max.wrapping_sub(1)) + 1;
+        let last = end.checked_sub(round_up(self.size, quantum))?;
+        if last < start {
+            return None;
+        }
+        // The highest address at `phase` past an `align` multiple, <= x.
+        let phase_down = |x: usize| -> Option<usize> {
+            let candidate = align_down(x.checked_sub(self.phase)?, self.align) + self.phase;
+            (candidate >= start).then_some(candidate)
+        };
+        let mut addr = phase_down(last)?;
+        if crosses_boundary(addr, self.size, self.nocross) {
+            // `addr + size <= end`, so this cannot wrap.
+            let boundary = align_down(addr + self.size - 1, self.nocross);
+            addr = phase_down(boundary.checked_sub(self.size)?)?;
+        }
+        Some(addr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fit(size: usize, c: Constraints) -> Fit {
+        Fit::validate(size, 0x1000, &c, AllocFlags::new()).unwrap()
+    }
+
+    #[test]
+    fn validate_applies_libumem_rules() {
+        let q = 0x1000;
+        let v = |size, c: Constraints| Fit::validate(size, q, &c, AllocFlags::new());
+        assert_eq!(v(0, Constraints::new()), Err(InvalidReason::ZeroSize));
+        assert!(matches!(
+            v(q, Constraints::new().align(0x2000).phase(0x2000)),
+            Err(InvalidReason::PhaseTooLarge { .. })
+        ));
+        assert!(matches!(
+            v(q, Constraints::new().align(0x3000)),
+            Err(InvalidReason::NotPowerOfTwo { what: "align", .. })
+        ));
+        assert!(matches!(
+            v(q, Constraints::new().phase(0x10).align(0x4000)),
+            Err(InvalidReason::NotQuantumMultiple { what: "phase", .. })
+        ));
+        assert!(matches!(
+            v(0x3000, Constraints::new().align(0x2000).nocross(0x2000)),
+            Err(InvalidReason::Overconstrained { .. })
+        ));
+        assert!(matches!(
+            v(usize::MAX - 0x10, Constraints::new().nocross(1 << 20)),
+            Err(InvalidReason::Overconstrained { .. })
+        ));
+        // A window too small for the request is valid; it just never fits.
+        let small = v(0x4000, Constraints::new().min(0x1_0000).max(0x1_2000)).unwrap();
+        assert!(!small.can_ever_fit());
+        assert_eq!(small.align, q);
+    }
+
+    #[test]
+    fn lowest_in_follows_libumem() {
+        let f = fit(0x2000, Constraints::new().align(0x4000).phase(0x1000));
+        assert_eq!(f.lowest_in(0x1000, 0x10000), Some(0x1000));
+        assert_eq!(f.lowest_in(0x2000, 0x10000), Some(0x5000));
+        assert_eq!(f.lowest_in(0x2000, 0x6000), None);
+        let f = fit(0x2000, Constraints::new().nocross(0x4000));
+        // 0x3000 + 0x2000 would cross 0x4000: hop to the boundary.
+        assert_eq!(f.lowest_in(0x3000, 0x10000), Some(0x4000));
+        let f = fit(0x1000, Constraints::new().min(0x8000).max(0x9000));
+        assert_eq!(f.lowest_in(0x1000, 0x10000), Some(0x8000));
+        assert_eq!(f.lowest_in(0x9000, 0x10000), None);
+        assert_eq!(f.lowest_in(0x1000, 0x8000), None);
+        assert!(f.can_ever_fit());
+    }
+
+    #[test]
+    fn nothing_wraps_at_the_top_of_the_address_space() {
+        // The request that once wrapped: nearly the whole address space at
+        // a 2^40 alignment, in a segment starting just above zero.
+        let f = fit(
+            usize::MAX - 0x100 - 0xfff,
+            Constraints::new().align(1 << 40),
+        );
+        assert_eq!(f.lowest_in(0x1000, usize::MAX - 0x1000), None);
+        // (It would fit at address 0, in a span that started there.)
+        assert_eq!(f.lowest_in(0, usize::MAX - 0x1000), Some(0));
+        // Rounding up to the alignment wraps past the top.
+        let f = fit(0x1000, Constraints::new().align(1 << 40));
+        assert_eq!(f.lowest_in(usize::MAX - 0x2fff, usize::MAX - 0xfff), None);
+        // Hopping to the next boundary would wrap past the top.
+        let f = fit(0x2000, Constraints::new().nocross(1 << 40));
+        assert_eq!(f.lowest_in(usize::MAX - 0xfff, usize::MAX), None);
+        let top_block = usize::MAX - (1 << 40) + 1;
+        assert_eq!(f.lowest_in(top_block - 0x1000, usize::MAX), Some(top_block));
+        // The highest fit of a from-end request stays inside the range.
+        let f = fit(0x1000, Constraints::new());
+        assert_eq!(
+            f.highest_in(usize::MAX - 0x2fff, usize::MAX - 0xfff, 0x1000),
+            Some(usize::MAX - 0x1fff)
+        );
     }
 }

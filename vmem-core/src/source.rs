@@ -35,6 +35,10 @@ pub trait Reclaim: Send + Sync {
 
 /// A reference an arena keeps to a source or hook: `'static` in `no_std`
 /// builds, or a shared `Arc` with the `alloc` feature.
+///
+/// Non-exhaustive: the `Arc` variant exists only with `alloc`, and Cargo
+/// unifies features, so a `match` must not assume it is absent.
+#[non_exhaustive]
 pub enum Shared<T: ?Sized + 'static> {
     /// A reference that outlives everything.
     Static(&'static T),

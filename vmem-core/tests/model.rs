@@ -497,10 +497,20 @@ fn run(cfg: Config) {
                     "step {step}: {policy:?} {req:?} failed but {fit:?} fits"
                 );
             }
+            Err(Error::NeverFits { size, min, max, .. }) => {
+                failures += 1;
+                assert_eq!((size, min, max), (req.size, req.min, req.max));
+                assert!(
+                    !req.fits_in(0, usize::MAX),
+                    "step {step}: {req:?} refused as never fitting"
+                );
+                verify(&arena, &model, step);
+            }
             Err(e) => panic!("step {step}: unexpected {e}"),
         }
     }
     assert!(successes > n / 4, "{successes} successes");
+    failures += fill_until_failure(&arena, &mut model, &mut rng, cfg.policy);
     // Free everything; the arena must be back to its spans, wholly free.
     for (&addr, &size) in &model.live {
         arena.free(addr, size).unwrap();
@@ -514,7 +524,45 @@ fn run(cfg: Config) {
         cfg.seed,
         model.spans.len()
     );
-    assert!(failures > 0 || cfg!(miri), "the arena never filled up");
+    assert!(failures > 0);
+}
+
+/// Allocates large segments until one fails, checking every result, so every
+/// profile (the short debug and Miri runs too) sees the arena full and checks
+/// that the failure means no free segment could have held the request.
+fn fill_until_failure(
+    arena: &Arena,
+    model: &mut Model,
+    rng: &mut Rng,
+    policy: Option<Policy>,
+) -> usize {
+    let q = model.quantum;
+    for step in 0..4096 {
+        let size = rng.range(0x40 * q, 0x400 * q);
+        let flags = AllocFlags::new().policy(policy.unwrap_or(Policy::InstantFit));
+        match arena.alloc(size, flags) {
+            Ok(addr) => {
+                assert_eq!(addr % q, 0);
+                assert!(model.in_one_span(addr, round_up(size, q)), "fill {step}");
+                assert!(!model.overlaps_live(addr, size), "fill {step}");
+                model.live.insert(addr, size);
+                verify(arena, model, step);
+            }
+            Err(Error::WouldBlock { size: failed, .. }) => {
+                assert_eq!(failed, size);
+                let seen = verify(arena, model, step);
+                let req = Req::plain(size, q);
+                let fit = seen.frees.iter().find(|&&(s, e)| req.fits_in(s, e));
+                assert!(
+                    fit.is_none(),
+                    "fill {step}: {size:#x} failed but {fit:?} fits"
+                );
+                return 1;
+            }
+            Err(e) => panic!("fill {step}: unexpected {e}"),
+        }
+    }
+    panic!("the arena never filled up");
 }
 
 #[test]

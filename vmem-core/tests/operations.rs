@@ -612,41 +612,37 @@ fn xalloc_invalid_arguments() {
         .unwrap();
     assert_eq!(ok % 0x4000, 0x1000);
     arena.xfree(ok, 0x3000).unwrap();
-    // Empty windows.
-    assert_eq!(
-        bad(0x1000, Constraints::new().min(0x20000).max(0x20000)),
-        r(InvalidReason::EmptyWindow {
-            min: 0x20000,
-            max: 0x20000,
-            size: 0x1000
-        })
-    );
-    assert_eq!(
-        bad(0x1000, Constraints::new().min(0x30000).max(0x20000)),
-        r(InvalidReason::EmptyWindow {
-            min: 0x30000,
-            max: 0x20000,
-            size: 0x1000
-        })
-    );
-    assert_eq!(
-        bad(0x2000, Constraints::new().min(0x20000).max(0x21000)),
-        r(InvalidReason::EmptyWindow {
-            min: 0x20000,
-            max: 0x21000,
-            size: 0x2000
-        })
-    );
-    // max == 0 means no upper limit: a min near the top is an empty window
-    // only when the size does not fit below usize::MAX.
-    assert_eq!(
-        bad(0x2000, Constraints::new().min(usize::MAX - 0xfff)),
-        r(InvalidReason::EmptyWindow {
-            min: usize::MAX - 0xfff,
-            max: 0,
-            size: 0x2000
-        })
-    );
+    // Windows that cannot hold the request are not invalid arguments: the
+    // request simply never fits (libumem returns NULL for VM_NOSLEEP).
+    let never = |size, min, max| Error::NeverFits {
+        arena: ArenaName::new("xi"),
+        size,
+        min,
+        max,
+    };
+    let fails_before = arena.stats().fail;
+    for (size, min, max) in [
+        (0x1000, 0x20000, 0x20000),
+        (0x1000, 0x30000, 0x20000),
+        (0x2000, 0x20000, 0x21000),
+        // max == 0 means no upper limit: a min near the top never fits when
+        // the size does not fit below usize::MAX.
+        (0x2000, usize::MAX - 0xfff, 0),
+    ] {
+        let c = Constraints::new().min(min).max(max);
+        assert_eq!(bad(size, c), never(size, min, max));
+        // A sleeping request fails at once too: nothing could ever wake it.
+        assert_eq!(
+            arena
+                .xalloc(size, &c, AllocFlags::new().wait(Wait::Sleep))
+                .unwrap_err(),
+            never(size, min, max)
+        );
+    }
+    // The window holds the size, but no aligned address inside it does.
+    let c = Constraints::new().align(0x4000).min(0x21000).max(0x24000);
+    assert_eq!(bad(0x1000, c), never(0x1000, 0x21000, 0x24000));
+    assert_eq!(arena.stats().fail, fails_before + 9);
     // Invalid arguments are errors even with panic_on_failure.
     assert_eq!(
         arena
@@ -2040,4 +2036,41 @@ fn flags_and_constraints_accessors() {
     assert!(text.contains("disp") && text.contains("0x10"), "{text}");
     let check_text = format!("{arena:?}");
     assert!(check_text.contains("disp"));
+}
+
+#[test]
+fn xalloc_near_the_top_of_the_address_space_fails_softly() {
+    // Once returned 0x10000000000, whose end wraps past 2^64, and left the
+    // arena corrupt.
+    let arena = Arena::new("ids", 0x1000, usize::MAX - 0x2000, 1).unwrap();
+    let c = Constraints::new().align(1 << 40);
+    assert_eq!(
+        arena.xalloc(usize::MAX - 0x100, &c, nosleep()),
+        Err(Error::WouldBlock {
+            arena: ArenaName::new("ids"),
+            size: usize::MAX - 0x100
+        })
+    );
+    arena.check().unwrap();
+    // Nothing was taken: the arena still hands out distinct ranges.
+    let a = arena.alloc(0x100, nosleep()).unwrap();
+    let b = arena.alloc(0x100, nosleep()).unwrap();
+    assert!(a + 0x100 <= b || b + 0x100 <= a);
+    // Requests that would end exactly at, or past, the top never fit.
+    for policy in POLICIES {
+        let flags = AllocFlags::new().policy(policy);
+        assert!(arena.alloc(usize::MAX - 0x1000, flags).is_err());
+        // The span ends at usize::MAX - 0xfff: its last 0x1000 bytes.
+        let top = Constraints::new().min(usize::MAX - 0x2000);
+        assert_eq!(arena.xalloc(0x1000, &top, flags), Ok(usize::MAX - 0x2000));
+        assert!(arena.xalloc(0x1000, &top, flags).is_err());
+        arena.xfree(usize::MAX - 0x2000, 0x1000).unwrap();
+        arena.check().unwrap();
+    }
+    // A from-end request lands in the last quantum-aligned slot.
+    let end = arena
+        .xalloc(0x10, &Constraints::new(), AllocFlags::new().from_end(true))
+        .unwrap();
+    assert_eq!(end, usize::MAX - 0x1000 - 0x10);
+    arena.check().unwrap();
 }

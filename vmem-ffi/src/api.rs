@@ -74,6 +74,21 @@ fn failed(
             args,
             &format_args!("cannot satisfy mandatory allocation: {why}"),
         ),
+        Failure::NeverFits(_) if vmflag & (VM_PANIC | VM_NOSLEEP) == VM_NOSLEEP => null_mut(),
+        Failure::NeverFits(why) if vmflag & VM_PANIC != 0 => refuse(
+            call,
+            vmp,
+            vm,
+            args,
+            &format_args!("cannot satisfy mandatory allocation: {why}"),
+        ),
+        Failure::NeverFits(why) => refuse(
+            call,
+            vmp,
+            vm,
+            args,
+            &format_args!("VM_SLEEP allocation can never be satisfied: {why}"),
+        ),
         Failure::Bad(why) => refuse(call, vmp, vm, args, &why),
     }
 }
@@ -136,7 +151,7 @@ fn create(
     }
     let arena = match builder.build().map_err(Failure::of_core) {
         Ok(arena) => arena,
-        Err(Failure::NoRoom(_)) => return null_mut(),
+        Err(Failure::NoRoom(_) | Failure::NeverFits(_)) => return null_mut(),
         Err(Failure::Bad(why)) => refuse(&why),
     };
     let qcache_max = if vmflag & VMC_NO_QCACHE != 0 {

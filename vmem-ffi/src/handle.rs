@@ -40,6 +40,10 @@ enum Backend {
 pub(crate) enum Failure {
     /// Nothing fits now: `NULL` for `VM_NOSLEEP`, an abort for `VM_PANIC`.
     NoRoom(String),
+    /// Nothing can ever fit (a window too small for the request): `NULL`
+    /// for `VM_NOSLEEP`; an abort for `VM_PANIC`, and for `VM_SLEEP`, which
+    /// libumem would leave asleep for ever.
+    NeverFits(String),
     /// The caller broke the API's rules: always an abort.
     Bad(String),
 }
@@ -52,6 +56,7 @@ impl Failure {
             | Error::Exhausted { .. }
             | Error::TimedOut { .. }
             | Error::OutOfTags { .. } => Failure::NoRoom(err.to_string()),
+            Error::NeverFits { .. } => Failure::NeverFits(err.to_string()),
             Error::InvalidArgument { reason, .. } => Failure::Bad(reason.to_string()),
             Error::NotAllocated { .. } => Failure::Bad("bad free: address is not allocated".into()),
             Error::WrongSize { expected, .. } => Failure::Bad(format!(
@@ -64,9 +69,8 @@ impl Failure {
             } => Failure::Bad(format!(
                 "the range overlaps the arena's span [{existing_start:#x}, {existing_end:#x})"
             )),
-            // `vmem_core::Error` is non-exhaustive in spirit: anything new is
+            // `vmem_core::Error` is non-exhaustive: a kind added later is
             // reported rather than guessed at.
-            #[allow(unreachable_patterns)]
             other => Failure::Bad(other.to_string()),
         }
     }
@@ -84,7 +88,7 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::NoRoom(s) | Failure::Bad(s) => f.write_str(s),
+            Failure::NoRoom(s) | Failure::NeverFits(s) | Failure::Bad(s) => f.write_str(s),
         }
     }
 }

@@ -19,7 +19,8 @@ use crate::depot::{Depot, CONTENTION_THRESHOLD};
 use crate::error::{BadFreeReason, ConfigReason, SlabError};
 use crate::magazine::{Magazine, MAGAZINE_SIZES};
 use crate::slab::SlabLayer;
-use crate::spin::SpinLock;
+use crossbeam_utils::CachePadded;
+use vmem_core::sync::Lock;
 
 /// A constructor: prepares object `addr` when it leaves the slab layer;
 /// `false` refuses (the allocation then fails with
@@ -163,7 +164,7 @@ impl CacheBuilder {
             object_size,
             arena: self.arena,
             slots: (0..slots)
-                .map(|_| SpinLock::new(CpuCache::default()))
+                .map(|_| CachePadded::new(Lock::new(CpuCache::default())))
                 .collect(),
             slot_mask: slots - 1,
             magazines: !self.audit,
@@ -194,7 +195,7 @@ pub struct ObjectCache {
     name: ArenaName,
     object_size: usize,
     arena: Arc<Arena>,
-    slots: Box<[SpinLock<CpuCache>]>,
+    slots: Box<[CachePadded<Lock<CpuCache>>]>,
     slot_mask: usize,
     /// False in audit mode.
     magazines: bool,

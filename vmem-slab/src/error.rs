@@ -4,7 +4,10 @@
 use vmem_core::ArenaName;
 
 /// Why an object-cache or cached-arena operation failed.
+///
+/// Non-exhaustive: new failure kinds may be added in minor releases.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SlabError {
     /// The arena behind the cache refused a slab (or a direct allocation),
     /// even after the caches were reaped and the request retried once.

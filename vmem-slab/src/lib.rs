@@ -83,7 +83,6 @@ mod error;
 mod magazine;
 mod qcache;
 mod slab;
-mod spin;
 
 pub use cache::{CacheBuilder, CacheStats, Constructor, Destructor, ObjectCache};
 pub use depot::{CONTENTION_THRESHOLD, UPDATE_INTERVAL};

@@ -17,12 +17,12 @@ use crate::bits::{is_power_of_two, round_up};
 use crate::error::{Error, InvalidReason};
 use crate::hash::{AllocHash, Table, HASH_INITIAL};
 use crate::name::ArenaName;
-use crate::policy::{AllocFlags, Constraints, Policy, Wait};
+use crate::policy::{AllocFlags, Constraints, Fit, Policy, Wait};
 use crate::pool::{TagChain, TagPool};
 use crate::source::{Reclaim, Shared, Source};
 use crate::stats::Stats;
 use crate::sync::{Guard, Lock};
-use state::{BadFree, Fit, Releases, State};
+use state::{BadFree, Releases, State};
 
 /// Spare tags an arena keeps before any operation: the worst case of one
 /// operation, a span created for an import (2) plus an allocation from the
@@ -297,20 +297,7 @@ impl Arena {
     }
 
     fn fit(&self, size: usize, c: &Constraints, flags: AllocFlags) -> Fit {
-        Fit {
-            size,
-            align: if c.get_align() == 0 {
-                self.quantum
-            } else {
-                c.get_align()
-            },
-            phase: c.get_phase(),
-            nocross: c.get_nocross(),
-            min: c.get_min(),
-            max: c.get_max(),
-            policy: flags.get_policy(),
-            from_end: flags.get_from_end(),
-        }
+        Fit::new(size, self.quantum, c, flags)
     }
 
     /// Allocates `size` bytes under placement constraints (libumem's
@@ -331,69 +318,26 @@ impl Arena {
         constraints: &Constraints,
         flags: AllocFlags,
     ) -> Result<usize, Error> {
-        let fit = self.validate(size, constraints, flags)?;
+        let fit = Fit::validate(size, self.quantum, constraints, flags)
+            .map_err(|reason| self.invalid("xalloc", reason))?;
         if size > usize::MAX - (self.quantum - 1) {
             return self.fail(self.no_room(size), flags);
+        }
+        if !fit.can_ever_fit() {
+            // No address anywhere satisfies it: fail even a sleeping
+            // request, which no free or added span could ever wake.
+            let err = Error::NeverFits {
+                arena: self.name,
+                size,
+                min: fit.min,
+                max: fit.max,
+            };
+            return self.fail(err, flags);
         }
         if let Some(err) = self.injected_failure(size, flags) {
             return Err(err);
         }
         self.xalloc_unchecked(fit, flags)
-    }
-
-    fn validate(&self, size: usize, c: &Constraints, flags: AllocFlags) -> Result<Fit, Error> {
-        let q = self.quantum;
-        let bad = |reason| Err(self.invalid("xalloc", reason));
-        if size == 0 {
-            return bad(InvalidReason::ZeroSize);
-        }
-        let fit = self.fit(size, c, flags);
-        if fit.phase != 0 && fit.phase >= fit.align {
-            return bad(InvalidReason::PhaseTooLarge {
-                phase: fit.phase,
-                align: fit.align,
-            });
-        }
-        for (what, value) in [("align", fit.align), ("nocross", fit.nocross)] {
-            if value != 0 && !is_power_of_two(value) {
-                return bad(InvalidReason::NotPowerOfTwo { what, value });
-            }
-        }
-        for (what, value) in [
-            ("align", fit.align),
-            ("phase", fit.phase),
-            ("nocross", fit.nocross),
-        ] {
-            if value & (q - 1) != 0 {
-                return bad(InvalidReason::NotQuantumMultiple {
-                    what,
-                    value,
-                    quantum: q,
-                });
-            }
-        }
-        if fit.nocross != 0
-            && (fit.align > fit.nocross
-                || fit.phase.checked_add(size).is_none_or(|n| {
-                    round_up(n, fit.align) > fit.nocross || round_up(n, fit.align) < n
-                }))
-        {
-            return bad(InvalidReason::Overconstrained {
-                size,
-                align: fit.align,
-                phase: fit.phase,
-                nocross: fit.nocross,
-            });
-        }
-        let window_end = if fit.max == 0 { usize::MAX } else { fit.max };
-        if fit.min >= window_end || window_end - fit.min < size {
-            return bad(InvalidReason::EmptyWindow {
-                min: fit.min,
-                max: fit.max,
-                size,
-            });
-        }
-        Ok(fit)
     }
 
     fn injected_failure(&self, size: usize, flags: AllocFlags) -> Option<Error> {
@@ -726,26 +670,13 @@ impl Arena {
             policy: Policy::FirstFit,
             ..*fit
         };
-        let mut addr = crate::bits::phase_up(start, fit.align, fit.phase);
-        let fits = |addr: usize| {
-            addr >= fit.min
-                && addr
-                    .checked_add(fit.size)
-                    .is_some_and(|e| e <= start + size && (fit.max == 0 || e <= fit.max))
-                && !crate::bits::crosses_boundary(addr, fit.size, fit.nocross)
+        let Some(addr) = state.fit_in(seg, &one) else {
+            let mut releases = Releases::default();
+            releases.push(state.discard_fresh_span(seg));
+            drop(state);
+            self.give_back(&releases);
+            return (self.state.lock(), Ok(None));
         };
-        if !fits(addr) || fit.from_end {
-            match state.fit_in(seg, &one) {
-                Some(a) => addr = a,
-                None => {
-                    let mut releases = Releases::default();
-                    releases.push(state.discard_fresh_span(seg));
-                    drop(state);
-                    self.give_back(&releases);
-                    return (self.state.lock(), Ok(None));
-                }
-            }
-        }
         state.seg_alloc(seg, addr, fit.size);
         (state, Ok(Some(addr)))
     }

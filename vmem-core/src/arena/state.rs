@@ -7,32 +7,16 @@
 //! depends on them, so that an arena without quantum caches hands out the
 //! same addresses libumem would.
 
-use crate::bits::{
-    align_down, crosses_boundary, distance_to_boundary, highbit, is_power_of_two, lowbit, phase_up,
-    round_up, same_highbit,
-};
+use crate::bits::{align_down, highbit, is_power_of_two, lowbit, round_up, same_highbit};
 use crate::freelist::{FreeLists, FREELISTS};
 use crate::hash::AllocHash;
-use crate::policy::Policy;
+use crate::policy::{Fit, Policy};
 use crate::pool::TagChain;
 use crate::segment::{Kind, SegPtr};
 use crate::stats::Counters;
 
 /// A span to hand back to the source once the lock is dropped.
 pub(crate) type Release = Option<(usize, usize)>;
-
-/// A validated placement request (the arguments of `xalloc`).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Fit {
-    pub(crate) size: usize,
-    pub(crate) align: usize,
-    pub(crate) phase: usize,
-    pub(crate) nocross: usize,
-    pub(crate) min: usize,
-    pub(crate) max: usize,
-    pub(crate) policy: Policy,
-    pub(crate) from_end: bool,
-}
 
 pub(crate) struct State {
     /// List head of both the address list and the span list.
@@ -349,26 +333,10 @@ impl State {
         Some((seg, addr))
     }
 
-    /// The lowest address in `seg` that satisfies `fit`, computed exactly as
-    /// libumem does: clip to the window, round up to the phase, and hop to
-    /// the next `nocross` boundary if the request would straddle one.
+    /// The lowest address in `seg` that satisfies `fit`.
     #[inline]
     fn place(seg: SegPtr, fit: &Fit) -> Option<usize> {
-        let max_last = fit.max.wrapping_sub(1);
-        if seg.end().wrapping_sub(1) < fit.min || seg.start() > max_last {
-            return None;
-        }
-        let start = seg.start().max(fit.min);
-        let end = seg.end().wrapping_sub(1).min(max_last).wrapping_add(1);
-        let mut addr = phase_up(start, fit.align, fit.phase);
-        if crosses_boundary(addr, fit.size, fit.nocross) {
-            addr = addr.wrapping_add(round_up(distance_to_boundary(addr, fit.nocross), fit.align));
-        }
-        if addr < start || addr.wrapping_sub(start).wrapping_add(fit.size) > end.wrapping_sub(start)
-        {
-            return None;
-        }
-        Some(addr)
+        fit.lowest_in(seg.start(), seg.end())
     }
 
     /// Where `fit` goes inside the one free segment `seg`, honouring
@@ -390,24 +358,7 @@ impl State {
 
     /// The highest address in `seg` satisfying `fit` (for `from_end`).
     fn highest_fit(&self, seg: SegPtr, fit: &Fit) -> Option<usize> {
-        let start = seg.start().max(fit.min);
-        let end = seg
-            .end()
-            .wrapping_sub(1)
-            .min(fit.max.wrapping_sub(1))
-            .wrapping_add(1);
-        let last = end.checked_sub(round_up(fit.size, self.quantum))?;
-        // The highest address at `phase` past an `align` multiple, <= last.
-        let phase_down = |x: usize| -> Option<usize> {
-            let candidate = align_down(x.checked_sub(fit.phase)?, fit.align) + fit.phase;
-            (candidate >= start).then_some(candidate)
-        };
-        let mut addr = phase_down(last)?;
-        if crosses_boundary(addr, fit.size, fit.nocross) {
-            let boundary = align_down(addr + fit.size - 1, fit.nocross);
-            addr = phase_down(boundary.checked_sub(fit.size)?)?;
-        }
-        Some(addr)
+        fit.highest_in(seg.start(), seg.end(), self.quantum)
     }
 
     /// Next-fit: the first segment at or after the rotor that fits, then the
