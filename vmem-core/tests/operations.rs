@@ -2074,3 +2074,52 @@ fn xalloc_near_the_top_of_the_address_space_fails_softly() {
     assert_eq!(end, usize::MAX - 0x1000 - 0x10);
     arena.check().unwrap();
 }
+
+#[test]
+fn destroy_gives_back_spans_the_rotor_kept_in_two_pieces() {
+    let parent = Arc::new(Arena::new("parent", 0x100000, 0x100000, 0x1000).unwrap());
+    let child = Arena::builder("child")
+        .quantum(0x10)
+        .source(parent.clone() as Arc<dyn Source>)
+        .import_quantum(0x1000)
+        .build()
+        .unwrap();
+    let next = AllocFlags::new().policy(Policy::NextFit);
+    let a = child.alloc(0x10, next).unwrap();
+    let b = child.alloc(0x10, next).unwrap();
+    child.free(a, 0x10).unwrap();
+    child.free(b, 0x10).unwrap();
+    // As in libumem, the rotor (now between the two freed pieces) keeps the
+    // span from coalescing, so it is not released yet ...
+    assert_eq!(parent.size(SegmentTypes::ALLOC), 0x1000);
+    child.check().unwrap();
+    // ... but destroying the child gives it back.
+    assert_eq!(child.destroy(), 0);
+    assert_eq!(parent.size(SegmentTypes::ALLOC), 0);
+    parent.check().unwrap();
+}
+
+#[test]
+fn destroy_keeps_spans_with_allocations_and_releases_the_rest() {
+    let parent = Arc::new(Arena::new("parent", 0x100000, 0x100000, 0x1000).unwrap());
+    let child = Arena::builder("child")
+        .quantum(0x1000)
+        .source(parent.clone() as Arc<dyn Source>)
+        .build()
+        .unwrap();
+    let spans: Vec<usize> = (0..4)
+        .map(|_| child.alloc(0x1000, AllocFlags::new()).unwrap())
+        .collect();
+    // Free the first and the third: their spans go back at once. The other
+    // two stay allocated: a leak of 0x2000 bytes.
+    child.free(spans[0], 0x1000).unwrap();
+    child.free(spans[2], 0x1000).unwrap();
+    assert_eq!(parent.size(SegmentTypes::ALLOC), 0x2000);
+    assert_eq!(child.destroy(), 0x2000);
+    // The leaked spans stay allocated in the parent: their addresses may
+    // still be in use.
+    assert_eq!(parent.size(SegmentTypes::ALLOC), 0x2000);
+    parent.free(spans[1], 0x1000).unwrap();
+    parent.free(spans[3], 0x1000).unwrap();
+    parent.check().unwrap();
+}

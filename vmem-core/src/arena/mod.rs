@@ -961,9 +961,11 @@ impl Arena {
     }
 
     /// Destroys the arena, returning the bytes still allocated (leaked). A
-    /// leak is also reported as a `tracing` warning. Spans imported from a
-    /// source that still hold allocations are not given back: the arena
-    /// cannot know whether those addresses are still in use.
+    /// leak is also reported as a `tracing` warning. Every imported span
+    /// that holds no allocation goes back to the source (also one that the
+    /// next-fit rotor kept in two free pieces); spans that still hold
+    /// allocations are not given back, since the arena cannot know whether
+    /// those addresses are still in use.
     pub fn destroy(self) -> usize {
         self.state.lock().counters.mem_inuse
     }
@@ -971,6 +973,15 @@ impl Arena {
 
 impl Drop for Arena {
     fn drop(&mut self) {
+        if let Some(source) = &self.source {
+            // One span at a time, each given back with the lock dropped.
+            loop {
+                let release = self.state.lock().take_free_span();
+                let Some((start, size)) = release else { break };
+                tracing::debug!(arena = %self.name, start, size, "destroy: release span to source");
+                source.release(start, size);
+            }
+        }
         let mut state = self.state.lock();
         let leaked = state.counters.mem_inuse;
         if leaked != 0 {

@@ -602,6 +602,35 @@ impl State {
         best
     }
 
+    /// Removes one imported span that holds no allocation and says what to
+    /// give back to the source; `None` when no such span is left. For the
+    /// arena's destruction: the next-fit rotor is first moved to the front
+    /// of the address list, so a span it alone kept in two free pieces
+    /// counts as free (libumem leaks such a span to its source).
+    pub(crate) fn take_free_span(&mut self) -> Release {
+        if self.rotor.prev_addr() != self.head {
+            let release = self.advance(self.rotor, Some(self.head));
+            if release.is_some() {
+                return release;
+            }
+        }
+        let mut span = self.head.next_kind().expect("span list is circular");
+        while span != self.head {
+            let seg = span.next_addr();
+            if span.kind() == Kind::ImportedSpan
+                && seg.kind() == Kind::Free
+                && seg.next_addr().kind().is_span_like()
+            {
+                self.free.remove(seg);
+                let release = (seg.start(), seg.size());
+                self.span_destroy(seg);
+                return Some(release);
+            }
+            span = span.next_kind().expect("span list is circular");
+        }
+        None
+    }
+
     /// Hands every tag (head and rotor included) back through `out`, leaving
     /// the state unusable. Used when the arena is dropped.
     pub(crate) fn drain_tags(&mut self, out: &mut TagChain) {
