@@ -341,17 +341,26 @@ impl ObjectCache {
             let mut cpu = self.slots[cpu::current() & self.slot_mask].lock();
             cpu.frees += 1;
             match cpu.loaded.push(object) {
-                Ok(()) => {
-                    cpu.hits += 1;
-                    return Ok(());
-                }
+                Ok(()) => cpu.hits += 1,
                 Err(object) => self.free_miss(&mut cpu, object, &mut update),
             }
         }
         if update {
             self.update();
         }
+        if self.arena.has_sleepers() {
+            self.wake_sleepers();
+        }
         Ok(())
+    }
+
+    /// An allocation of the arena is asleep waiting for room: hand every
+    /// cached object back, so wholly free slabs return to the arena and its
+    /// free wakes the sleeper (see `Arena::has_sleepers`).
+    #[cold]
+    fn wake_sleepers(&self) {
+        tracing::debug!(cache = %self.name, "arena has sleepers: reaping");
+        self.reap();
     }
 
     #[cold]

@@ -7,7 +7,7 @@ mod check;
 mod state;
 mod walk;
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 pub use builder::ArenaBuilder;
 pub use check::CheckError;
@@ -74,6 +74,9 @@ pub struct Arena {
     mtbf: AtomicU32,
     mtbf_clock: AtomicU64,
     state: Lock<State>,
+    /// A copy of the number of sleeping allocations, readable without the
+    /// lock (see [`Arena::has_sleepers`]).
+    sleeping: AtomicUsize,
     /// Where sleeping allocations wait: a wake-up generation counter and its
     /// condition variable (see [`Arena::sleep`]).
     #[cfg(feature = "std")]
@@ -144,6 +147,7 @@ impl Arena {
             mtbf: AtomicU32::new(0),
             mtbf_clock: AtomicU64::new(0),
             state: Lock::new(State::new(tags, quantum, has_source)),
+            sleeping: AtomicUsize::new(0),
             #[cfg(feature = "std")]
             sleepers: (std::sync::Mutex::new(0), std::sync::Condvar::new()),
         })
@@ -288,6 +292,20 @@ impl Arena {
             Policy::InstantFit if !flags.get_from_end() => self.instant_fit_alloc(size, flags),
             _ => self.xalloc_unchecked(self.fit(size, &Constraints::new(), flags), flags),
         }
+    }
+
+    /// Whether an allocation is asleep waiting for room (one relaxed load).
+    ///
+    /// For layers that keep freed ranges instead of returning them at once,
+    /// such as the magazines of `vmem-slab`: after caching a free they check
+    /// this and, if it is set, give their cache back to the arena so the
+    /// sleeper wakes. The sleeper registers under the arena lock and then
+    /// calls the reclaim hook, so a range cached before it registered is
+    /// reaped by the hook, and a free cached after it (in a critical section
+    /// ordered after the hook's) sees the flag.
+    #[inline]
+    pub fn has_sleepers(&self) -> bool {
+        self.sleeping.load(Ordering::Relaxed) != 0
     }
 
     /// Whether fault injection is on for this arena (or globally).
@@ -541,8 +559,17 @@ impl Arena {
         }
         state.counters.wait += 1;
         state.waiters += 1;
+        self.sleeping.store(state.waiters, Ordering::Relaxed);
         let generation = *lock.lock().unwrap_or_else(PoisonError::into_inner);
         drop(state);
+        // Now that the sleeper is visible, ask the reclaim hook once more:
+        // ranges a cache took in before this point are given back now (and
+        // any that reach it later see `has_sleepers`). A free that this
+        // causes bumps the generation, so the wait below ends at once.
+        let hook = self.reclaim.lock().clone();
+        if let Some(hook) = hook {
+            hook.reclaim(self, size);
+        }
         let mut current = lock.lock().unwrap_or_else(PoisonError::into_inner);
         while *current == generation {
             current = match (flags.get_wait(), deadline) {
@@ -564,6 +591,7 @@ impl Arena {
         drop(current);
         let mut state = self.state.lock();
         state.waiters -= 1;
+        self.sleeping.store(state.waiters, Ordering::Relaxed);
         Ok(state)
     }
 
