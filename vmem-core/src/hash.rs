@@ -18,18 +18,13 @@ use crate::segment::SegPtr;
 /// Buckets kept inline in the arena (libumem's `VMEM_HASH_INITIAL`).
 pub(crate) const HASH_INITIAL: usize = 16;
 
-/// Fibonacci hashing multiplier (2^w / golden ratio).
-#[cfg(target_pointer_width = "64")]
-const MULTIPLIER: usize = 0x9E37_79B9_7F4A_7C15;
-#[cfg(not(target_pointer_width = "64"))]
-const MULTIPLIER: usize = 0x9E37_79B9;
 
 pub(crate) struct AllocHash {
     inline: [Option<SegPtr>; HASH_INITIAL],
     /// The external table, when the hash has outgrown `inline`.
     external: Option<NonNull<Option<SegPtr>>>,
     buckets: usize,
-    /// `usize::BITS - log2(buckets)`: the shift that picks a bucket.
+    /// `log2(buckets)`: how far the address is folded onto itself.
     shift: u32,
     /// Live (allocated) segments in the table.
     pub(crate) live: usize,
@@ -83,7 +78,7 @@ impl AllocHash {
             inline: [None; HASH_INITIAL],
             external: None,
             buckets: HASH_INITIAL,
-            shift: usize::BITS - HASH_INITIAL.trailing_zeros(),
+            shift: HASH_INITIAL.trailing_zeros(),
             live: 0,
             grow_at: Self::grow_threshold(HASH_INITIAL),
             shrink_below: Self::shrink_threshold(HASH_INITIAL),
@@ -128,7 +123,7 @@ impl AllocHash {
     fn slot(&mut self, addr: usize, quantum_shift: u32) -> *mut Option<SegPtr> {
         let index = self.bucket_of(addr, quantum_shift);
         match self.external {
-            // SAFETY: `index < buckets` (the shift keeps log2(buckets) bits),
+            // SAFETY: `index < buckets` (`bucket_of` masks with buckets - 1),
             // and the external table has `buckets` initialised slots.
             Some(table) => unsafe { table.as_ptr().add(index) },
             None => &mut self.inline[index],
@@ -194,9 +189,17 @@ impl AllocHash {
     /// Which bucket `addr` hashes to (for the consistency check).
     #[inline]
     pub(crate) fn bucket_of(&self, addr: usize, quantum_shift: u32) -> usize {
-        // The table always has at least `HASH_INITIAL` buckets, so `shift`
-        // is below the word size and the top bits pick a bucket in range.
-        (addr >> quantum_shift).wrapping_mul(MULTIPLIER) >> self.shift
+        // libumem's hash: the address plus itself shifted down by one and
+        // two table widths, in quanta, masked to the table. Neighbouring
+        // segments land in neighbouring buckets, so an arena that hands out
+        // ascending addresses (next-fit, a fresh span) walks the table
+        // sequentially, which the hardware prefetcher follows; a
+        // multiplicative hash scattered them, one cache and TLB miss per
+        // allocation once the table outgrew the caches.
+        let folded = addr
+            .wrapping_add(addr >> self.shift)
+            .wrapping_add(addr.checked_shr(2 * self.shift).unwrap_or(0));
+        (folded >> quantum_shift) & (self.buckets - 1)
     }
 
     /// Detaches the external table (if any) without touching the chains, for
@@ -238,7 +241,7 @@ impl AllocHash {
             }
             None => self.buckets = HASH_INITIAL,
         }
-        self.shift = usize::BITS - self.buckets.trailing_zeros();
+        self.shift = self.buckets.trailing_zeros();
         self.grow_at = Self::grow_threshold(self.buckets);
         self.shrink_below = Self::shrink_threshold(self.buckets);
         let live = self.live;
