@@ -18,7 +18,6 @@ use crate::segment::SegPtr;
 /// Buckets kept inline in the arena (libumem's `VMEM_HASH_INITIAL`).
 pub(crate) const HASH_INITIAL: usize = 16;
 
-
 pub(crate) struct AllocHash {
     inline: [Option<SegPtr>; HASH_INITIAL],
     /// The external table, when the hash has outgrown `inline`.

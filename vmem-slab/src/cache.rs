@@ -20,7 +20,7 @@ use crate::error::{BadFreeReason, ConfigReason, SlabError};
 use crate::magazine::{Magazine, MAGAZINE_SIZES};
 use crate::slab::SlabLayer;
 use crossbeam_utils::CachePadded;
-use vmem_core::sync::Lock;
+use vmem_core::sync::SpinLock;
 
 /// A constructor: prepares object `addr` when it leaves the slab layer;
 /// `false` refuses (the allocation then fails with
@@ -164,7 +164,7 @@ impl CacheBuilder {
             object_size,
             arena: self.arena,
             slots: (0..slots)
-                .map(|_| CachePadded::new(Lock::new(CpuCache::default())))
+                .map(|_| CachePadded::new(SpinLock::new(CpuCache::default())))
                 .collect(),
             slot_mask: slots - 1,
             magazines: !self.audit,
@@ -195,7 +195,7 @@ pub struct ObjectCache {
     name: ArenaName,
     object_size: usize,
     arena: Arc<Arena>,
-    slots: Box<[CachePadded<Lock<CpuCache>>]>,
+    slots: Box<[CachePadded<SpinLock<CpuCache>>]>,
     slot_mask: usize,
     /// False in audit mode.
     magazines: bool,
