@@ -22,8 +22,9 @@
 //! )?;
 //! let world = vmem_cli::scenario::run(&script, &Default::default())?;
 //! let text = vmem_cli::walk::render(&world, "inline.vmem", None, Default::default());
-//! // SEG TYPE START END SIZE, aligned in columns.
-//! let row = ["1", "alloc", "0x1000", "0x1040", "0x40"];
+//! // SEG TYPE START END SIZE, aligned in columns (SEG 0 is the next-fit
+//! // rotor, 1 the span).
+//! let row = ["2", "alloc", "0x1000", "0x1040", "0x40"];
 //! assert!(text.lines().any(|line| line.split_whitespace().eq(row)));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -77,13 +78,13 @@ impl From<ScriptError> for CliError {
 }
 
 /// Reads and parses a scenario file (the file name in messages is `path` as
-/// given).
+/// given). Text that is not UTF-8 is a script error with its position.
 pub fn load(path: &Path) -> Result<scenario::Script, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|error| CliError::Io {
+    let bytes = std::fs::read(path).map_err(|error| CliError::Io {
         path: path.display().to_string(),
         error,
     })?;
-    Ok(scenario::parse(&path.display().to_string(), &text)?)
+    Ok(scenario::parse_bytes(&path.display().to_string(), &bytes)?)
 }
 
 /// Checks that `arena`, if given, names an arena of the script.
@@ -127,14 +128,13 @@ pub fn stat_file(path: &Path, arena: Option<&str>) -> Result<String, CliError> {
     ))
 }
 
-/// `vmem-cli map`: loads and runs the scenario, writes the SVG picture of
-/// one arena (or all) to `out`.
-pub fn map_file(
+/// `vmem-cli map`: loads and runs the scenario, returns the SVG picture of
+/// one arena (or all) and what it holds.
+pub fn map_svg(
     path: &Path,
-    out: &Path,
     arena: Option<&str>,
     options: map::MapOptions,
-) -> Result<map::MapSummary, CliError> {
+) -> Result<(String, map::MapSummary), CliError> {
     let script = load(path)?;
     let world = scenario::run(&script, &scenario::RunOptions::default())?;
     check_arena(&world, arena)?;
@@ -144,9 +144,31 @@ pub fn map_file(
         .filter(|v| arena.is_none_or(|a| v.name == a))
         .collect();
     let (document, summary) = map::render(&chosen, options);
-    svg::save(out, &document).map_err(|error| CliError::Io {
+    Ok((document.to_string(), summary))
+}
+
+/// `vmem-cli map -o FILE`: [`map_svg`], written to `out`.
+pub fn map_file(
+    path: &Path,
+    out: &Path,
+    arena: Option<&str>,
+    options: map::MapOptions,
+) -> Result<map::MapSummary, CliError> {
+    let (svg, summary) = map_svg(path, arena, options)?;
+    std::fs::write(out, svg).map_err(|error| CliError::Io {
         path: out.display().to_string(),
         error,
     })?;
     Ok(summary)
+}
+
+impl CliError {
+    /// The process exit status for this error: 2 for a bad command line
+    /// (as for `clap`'s own errors), 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::Io { .. } | CliError::Script(_) => 1,
+        }
+    }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use vmem_cli::{walk::TypeFilter, CliError};
+use vmem_cli::{table::plural, walk::TypeFilter, CliError};
 
 /// See what a vmem arena is doing: run a scenario and walk, count, replay or
 /// draw its arenas.
@@ -25,7 +25,7 @@ enum Command {
     /// Run a scenario and print every arena's segments in address order
     /// (like mdb's `::walk vmem_seg | ::vmem_seg`).
     #[command(
-        after_help = "Example:\n  vmem-cli walk vmem-cli/scenarios/demo.vmem --arena heap --types alloc,free\n\nTYPE is span (span* when imported from the source), alloc or free; SEG is the\nsegment's position in the arena's list. A `print` in the script adds a walk at\nthat point before the final one."
+        after_help = "Example:\n  vmem-cli walk vmem-cli/scenarios/demo.vmem --arena heap --types alloc,free\n\nTYPE is span (span* when imported from the source), alloc, free or rotor (the\nnext-fit rotor, size 0, at the place it holds); SEG is the segment's position\nin the arena's list. A `print` in the script adds a walk at\nthat point before the final one."
     )]
     Walk {
         /// The scenario file.
@@ -33,8 +33,8 @@ enum Command {
         /// Show only this arena.
         #[arg(long, value_name = "NAME")]
         arena: Option<String>,
-        /// Segment types to show, comma-separated: span, alloc, free.
-        #[arg(long, value_name = "LIST", default_value = "span,alloc,free")]
+        /// Segment types to show, comma-separated: span, alloc, free, rotor.
+        #[arg(long, value_name = "LIST", default_value = "span,alloc,free,rotor")]
         types: String,
     },
     /// Run a scenario and print one line of counters per arena (like mdb's
@@ -53,7 +53,7 @@ enum Command {
     /// LABEL` / `f LABEL` form) and report ops per second, peak in use and
     /// final fragmentation. A failing allocation is counted, not fatal.
     #[command(
-        after_help = "Example:\n  vmem-cli gen-trace --ops 2000000 -o /tmp/trace.vmem\n  vmem-cli replay /tmp/trace.vmem --compare-policies\n\nFRAG is 1 - largest free segment / total free at the end. A progress bar is\ndrawn on stderr when it is a terminal."
+        after_help = "Example:\n  vmem-cli gen-trace --ops 2000000 -o /tmp/trace.vmem\n  vmem-cli replay /tmp/trace.vmem --compare-policies\n\nThe trace is streamed: each line is parsed and run before the next is read,\nso memory does not grow with its length, and SECONDS covers reading and\nparsing too. FRAG is 1 - largest free segment / total free at the end. A\nprogress bar (bytes of the trace read, per pass) is drawn on stderr when it is\na terminal."
     )]
     Replay {
         /// The trace file.
@@ -71,12 +71,13 @@ enum Command {
     /// Run a scenario and draw an arena's address space as SVG: one band per
     /// span, allocated and free segments coloured, a legend and a scale.
     #[command(
-        after_help = "Example:\n  vmem-cli map vmem-cli/scenarios/fragment.vmem -o fragment.svg\n\nWhen a band holds more segments than pixels, each pixel column is shaded by\nthe fraction of its bytes allocated, so millions of segments stay readable."
+        after_help = "Example:\n  vmem-cli map vmem-cli/scenarios/fragment.vmem -o fragment.svg\n  vmem-cli map vmem-cli/scenarios/demo.vmem --range 0x100000..0x101000 -o - | display\n\nWhen a band holds more segments than pixels, each pixel column is shaded by\nthe fraction of its bytes allocated, so millions of segments stay readable."
     )]
     Map {
         /// The scenario file.
         script: PathBuf,
-        /// Where to write the SVG.
+        /// Where to write the SVG (`-`: standard output, with no summary
+        /// line; `./-` for a file named `-`).
         #[arg(short, long, value_name = "FILE.svg")]
         output: PathBuf,
         /// Draw only this arena (default: all).
@@ -85,6 +86,14 @@ enum Command {
         /// Width of the address bars in pixels.
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(100..=20000))]
         width: u32,
+        /// Draw only addresses in [START, END): spans outside are left out,
+        /// the others cut to it (numbers as in scenarios: 0x1000..64K).
+        #[arg(long, value_name = "START..END", value_parser = vmem_cli::map::parse_range)]
+        range: Option<(usize, usize)>,
+        /// `band`: every band is the full width; `arena`: one scale per
+        /// arena, so its spans compare by length.
+        #[arg(long, value_name = "band|arena", default_value = "band", value_parser = vmem_cli::map::Scale::parse)]
+        scale: vmem_cli::map::Scale,
     },
     /// Write a synthetic compact trace for `replay`.
     #[command(
@@ -100,7 +109,8 @@ enum Command {
         /// Generator seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Live allocations the trace hovers around.
+        /// Live allocations the trace hovers around (the arena is sized to
+        /// hold them).
         #[arg(long, default_value_t = 10_000)]
         live: u64,
     },
@@ -120,33 +130,66 @@ fn replay(
     use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
     use std::io::IsTerminal;
 
-    let started = std::time::Instant::now();
-    let script = vmem_cli::load(trace)?;
-    let parse_time = started.elapsed();
-    let runs = if compare { 4 } else { 1 };
-    let per_run = script.statements.len() as u64;
+    let passes = if compare { 4 } else { 1 };
+    let size = std::fs::metadata(trace)
+        .map_err(|error| CliError::Io {
+            path: trace.display().to_string(),
+            error,
+        })?
+        .len();
     let target = if no_progress || !std::io::stderr().is_terminal() {
         ProgressDrawTarget::hidden()
     } else {
         ProgressDrawTarget::stderr()
     };
-    let bar = ProgressBar::with_draw_target(Some(per_run * runs), target);
+    // Progress is in bytes of the trace read, parsing and running included,
+    // so the rate (and the estimate) is that of the whole job.
+    let bar = ProgressBar::with_draw_target(Some((size * passes).max(1)), target);
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} ops, eta {eta}",
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}, eta {eta}",
         )
         .expect("a valid template"),
     );
-    let results = vmem_cli::replay::replay(&script, policy, compare, &|run, done| {
-        bar.set_position(run as u64 * per_run + done);
-    })?;
+    let result = vmem_cli::replay::replay_file(trace, policy, compare, &|pass, bytes| {
+        bar.set_message(format!("pass {}/{passes}", pass + 1));
+        bar.set_position(pass as u64 * size + bytes.min(size));
+    });
     bar.finish_and_clear();
+    let replay = result?;
     Ok(format!(
-        "trace {}: {} statements, parsed in {:.3} s\n{}",
-        script.file,
-        per_run,
-        parse_time.as_secs_f64(),
-        vmem_cli::replay::render(&results)
+        "trace {}: {} statements, {} bytes, streamed {}\n{}",
+        trace.display(),
+        replay.statements,
+        replay.bytes,
+        if passes == 1 {
+            "once".to_string()
+        } else {
+            format!("{passes} times")
+        },
+        vmem_cli::replay::render(&replay.results)
+    ))
+}
+
+/// `vmem-cli map`: the SVG to the file, or to standard output for `-`.
+fn map(
+    script: &std::path::Path,
+    output: &std::path::Path,
+    arena: Option<&str>,
+    options: vmem_cli::map::MapOptions,
+) -> Result<String, CliError> {
+    if output.as_os_str() == "-" {
+        let (svg, _) = vmem_cli::map_svg(script, arena, options)?;
+        return Ok(svg);
+    }
+    let summary = vmem_cli::map_file(script, output, arena, options)?;
+    Ok(format!(
+        "wrote {}: {}, {} drawn one by one, {} aggregated into {}\n",
+        output.display(),
+        plural(summary.bands, "band"),
+        plural(summary.segment_rects, "segment"),
+        summary.aggregated_segments,
+        plural(summary.aggregate_rects, "pixel run")
     ))
 }
 
@@ -173,22 +216,18 @@ fn run(cli: Cli) -> Result<(), CliError> {
             output,
             arena,
             width,
-        } => {
-            let summary = vmem_cli::map_file(
-                &script,
-                &output,
-                arena.as_deref(),
-                vmem_cli::map::MapOptions { width },
-            )?;
-            format!(
-                "wrote {}: {} bands, {} segments drawn one by one, {} aggregated into {} pixel runs\n",
-                output.display(),
-                summary.bands,
-                summary.segment_rects,
-                summary.aggregated_segments,
-                summary.aggregate_rects
-            )
-        }
+            range,
+            scale,
+        } => map(
+            &script,
+            &output,
+            arena.as_deref(),
+            vmem_cli::map::MapOptions {
+                width,
+                range,
+                scale,
+            },
+        )?,
         Command::GenTrace {
             output,
             ops,
@@ -219,13 +258,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Exit status: 0 on success, 1 when the script, the trace or a file
+/// fails, 2 for a bad command line (`clap`'s errors exit 2 too).
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
-            ExitCode::FAILURE
+            ExitCode::from(err.exit_code())
         }
     }
 }

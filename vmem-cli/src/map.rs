@@ -10,6 +10,9 @@
 //! bytes allocated, and equal neighbouring columns merge into one rectangle
 //! (class `agg`). The element count is then bounded by the pixels, not by
 //! the segments, so an arena of millions of segments makes a small file.
+//!
+//! [`MapOptions::range`] zooms in on an address range; [`Scale::Arena`]
+//! gives all bands of an arena one bytes-per-pixel scale.
 
 use svg::node::element::{Group, Line, Rectangle, Text, Title};
 use svg::Document;
@@ -36,17 +39,68 @@ const LABEL_GAP: f64 = 16.0;
 const TICK_SPACE: f64 = 22.0;
 const FONT: &str = "font-family:monospace;font-size:11px";
 
+/// How bytes map to pixels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scale {
+    /// Every band is the full width, whatever its size (small spans are
+    /// stretched: best for seeing inside each one).
+    #[default]
+    Band,
+    /// One scale per arena: its largest band is the full width and the
+    /// others are drawn shorter in proportion, so spans compare by length.
+    Arena,
+}
+
+impl Scale {
+    /// Parses `band` or `arena`.
+    pub fn parse(text: &str) -> Result<Scale, String> {
+        match text {
+            "band" => Ok(Scale::Band),
+            "arena" => Ok(Scale::Arena),
+            other => Err(format!("unknown scale `{other}` (expected band or arena)")),
+        }
+    }
+}
+
 /// Settings of a picture.
 #[derive(Clone, Copy, Debug)]
 pub struct MapOptions {
     /// Width of a band in pixels (the picture is `2 * 20` wider).
     pub width: u32,
+    /// Draw only addresses in `[start, end)`: spans outside it are left
+    /// out, the others cut to it.
+    pub range: Option<(usize, usize)>,
+    /// How bytes map to pixels.
+    pub scale: Scale,
 }
 
 impl Default for MapOptions {
     fn default() -> Self {
-        MapOptions { width: 1000 }
+        MapOptions {
+            width: 1000,
+            range: None,
+            scale: Scale::Band,
+        }
     }
+}
+
+/// Parses an address range `START..END` (numbers as in scenarios: `0x`
+/// hex, `K`/`M`/`G` suffixes), with `START < END`.
+pub fn parse_range(text: &str) -> Result<(usize, usize), String> {
+    let (start, end) = text
+        .split_once("..")
+        .ok_or_else(|| format!("expected START..END, found `{text}`"))?;
+    let number = |part: &str| {
+        crate::scenario::parse_number(part.trim())
+            .ok_or_else(|| format!("expected a number, found `{part}` in `{text}`"))
+    };
+    let (start, end) = (number(start)?, number(end)?);
+    if start >= end {
+        return Err(format!(
+            "the range `{text}` is empty (START must be below END)"
+        ));
+    }
+    Ok((start, end))
 }
 
 /// What a picture holds (for the command's summary line and the tests).
@@ -92,34 +146,68 @@ struct Band<'a> {
     segments: Vec<&'a Segment>,
 }
 
-fn bands(view: &ArenaView) -> Vec<Band<'_>> {
-    let mut spans: Vec<Band<'_>> = Vec::new();
+/// `[lo, hi)` cut to `range`, if anything is left.
+fn clip(lo: usize, hi: usize, range: Option<(usize, usize)>) -> Option<(usize, usize)> {
+    let (start, end) = range.unwrap_or((lo, hi));
+    let (lo, hi) = (lo.max(start), hi.min(end));
+    (lo < hi).then_some((lo, hi))
+}
+
+/// The title of a span's band (noting the part shown when it is cut).
+fn span_title(seg: &Segment, lo: usize, hi: usize) -> String {
+    let kind = if seg.kind == SegmentKind::ImportedSpan {
+        "imported span"
+    } else {
+        "span"
+    };
+    let end = seg.start + seg.size;
+    let mut title = format!(
+        "{kind} [{}, {}) {}",
+        hex(seg.start),
+        hex(end),
+        hex(seg.size)
+    );
+    if (lo, hi) != (seg.start, end) {
+        title.push_str(&format!(" (showing [{}, {}))", hex(lo), hex(hi)));
+    }
+    title
+}
+
+/// One band per span in `range`, each with the segments that reach into it.
+fn span_bands(view: &ArenaView, range: Option<(usize, usize)>) -> Vec<Band<'_>> {
+    let mut bands: Vec<Band<'_>> = Vec::new();
+    // Whether the last span seen is drawn (its segments go to the last band).
+    let mut drawn = false;
     for seg in &view.segments {
         match seg.kind {
-            SegmentKind::Span | SegmentKind::ImportedSpan => spans.push(Band {
-                title: format!(
-                    "{} [{}, {}) {}",
-                    if seg.kind == SegmentKind::ImportedSpan {
-                        "imported span"
-                    } else {
-                        "span"
-                    },
-                    hex(seg.start),
-                    hex(seg.start + seg.size),
-                    hex(seg.size)
-                ),
-                lo: seg.start,
-                hi: seg.start + seg.size,
-                segments: Vec::new(),
-            }),
-            SegmentKind::Alloc | SegmentKind::Free => {
-                if let Some(band) = spans.last_mut() {
+            SegmentKind::Span | SegmentKind::ImportedSpan => {
+                let cut = clip(seg.start, seg.start + seg.size, range);
+                drawn = cut.is_some();
+                if let Some((lo, hi)) = cut {
+                    bands.push(Band {
+                        title: span_title(seg, lo, hi),
+                        lo,
+                        hi,
+                        segments: Vec::new(),
+                    });
+                }
+            }
+            SegmentKind::Alloc | SegmentKind::Free if drawn => {
+                let band = bands.last_mut().expect("a drawn span has a band");
+                if clip(seg.start, seg.start + seg.size, Some((band.lo, band.hi))).is_some() {
                     band.segments.push(seg);
                 }
             }
-            SegmentKind::Rotor | SegmentKind::Walker => {}
+            _ => {}
         }
     }
+    bands
+}
+
+/// The bands of an arena: one per span, or past [`MAX_BANDS`] spans one
+/// over all of them.
+fn bands(view: &ArenaView, range: Option<(usize, usize)>) -> Vec<Band<'_>> {
+    let spans = span_bands(view, range);
     if spans.len() <= MAX_BANDS {
         return spans;
     }
@@ -138,100 +226,156 @@ fn bands(view: &ArenaView) -> Vec<Band<'_>> {
     }]
 }
 
-/// Draws one band at `y`; returns its group.
+/// Where a band is drawn: its top, its width in pixels, and its bytes.
+#[derive(Clone, Copy)]
+struct Place {
+    y: f64,
+    width: f64,
+    lo: usize,
+    hi: usize,
+}
+
+impl Place {
+    /// Pixels from the band's left edge to `addr` (cut to the band).
+    fn x_of(&self, addr: usize) -> f64 {
+        let span = (self.hi - self.lo).max(1) as f64;
+        (addr.clamp(self.lo, self.hi) - self.lo) as f64 * (self.width / span)
+    }
+}
+
+/// Draws one band at `y`, `width` pixels wide; returns its group.
 fn draw_band(band: &Band<'_>, y: f64, width: f64, summary: &mut MapSummary) -> Group {
-    let span = (band.hi - band.lo).max(1) as f64;
-    let scale = width / span;
-    let mut group = Group::new().set("class", "band-group");
-    group = group.add(text(MARGIN, y - 4.0, band.title.clone()));
-    group = group.add(
-        Rectangle::new()
-            .set("class", "band")
-            .set("x", MARGIN)
-            .set("y", y)
-            .set("width", width)
-            .set("height", BAR_HEIGHT)
-            .set("fill", GAP_COLOR)
-            .set("stroke", "#888888")
-            .set("stroke-width", 0.5),
-    );
-    let x_of = |addr: usize| (addr - band.lo) as f64 * scale;
-    if band.segments.len() <= width as usize {
-        for seg in &band.segments {
-            let alloc = seg.kind == SegmentKind::Alloc;
-            let x0 = x_of(seg.start);
-            let w = (x_of(seg.start + seg.size) - x0).max(0.5);
-            let kind = if alloc { "alloc" } else { "free" };
-            group = group.add(
-                Rectangle::new()
-                    .set("class", format!("seg {kind}"))
-                    .set("x", MARGIN + x0)
-                    .set("y", y)
-                    .set("width", w)
-                    .set("height", BAR_HEIGHT)
-                    .set("fill", rgb(if alloc { ALLOC_COLOR } else { FREE_COLOR }))
-                    .set("stroke", "#ffffff")
-                    .set("stroke-width", 0.3)
-                    .add(Title::new(format!(
-                        "{kind} [{}, {}) {}",
-                        hex(seg.start),
-                        hex(seg.start + seg.size),
-                        hex(seg.size)
-                    ))),
-            );
-            summary.segment_rects += 1;
-        }
+    let place = Place {
+        y,
+        width,
+        lo: band.lo,
+        hi: band.hi,
+    };
+    let mut group = band_frame(band, &place);
+    let rects = if band.segments.len() <= width as usize {
+        segment_rects(band, &place, summary)
     } else {
-        let columns = width as usize;
-        let mut allocated = vec![0f64; columns];
-        let mut covered = vec![0f64; columns];
-        for seg in &band.segments {
-            let (x0, x1) = (x_of(seg.start), x_of(seg.start + seg.size));
-            let first = (x0.floor() as usize).min(columns - 1);
-            let last = (x1.ceil() as usize).clamp(first + 1, columns);
-            for c in first..last {
-                let part = (x1.min(c as f64 + 1.0) - x0.max(c as f64)).max(0.0);
-                covered[c] += part;
-                if seg.kind == SegmentKind::Alloc {
-                    allocated[c] += part;
-                }
+        aggregate_rects(band, &place, summary)
+    };
+    for rect in rects {
+        group = group.add(rect);
+    }
+    group = ticks(group, &place);
+    summary.bands += 1;
+    group
+}
+
+/// A band's title and its grey background (the colour of "no span").
+fn band_frame(band: &Band<'_>, place: &Place) -> Group {
+    Group::new()
+        .set("class", "band-group")
+        .add(text(MARGIN, place.y - 4.0, band.title.clone()))
+        .add(
+            Rectangle::new()
+                .set("class", "band")
+                .set("x", MARGIN)
+                .set("y", place.y)
+                .set("width", place.width)
+                .set("height", BAR_HEIGHT)
+                .set("fill", GAP_COLOR)
+                .set("stroke", "#888888")
+                .set("stroke-width", 0.5),
+        )
+}
+
+/// One rectangle per segment, with a tooltip.
+fn segment_rects(band: &Band<'_>, place: &Place, summary: &mut MapSummary) -> Vec<Rectangle> {
+    let mut rects = Vec::with_capacity(band.segments.len());
+    for seg in &band.segments {
+        let alloc = seg.kind == SegmentKind::Alloc;
+        let x0 = place.x_of(seg.start);
+        let w = (place.x_of(seg.start + seg.size) - x0).max(0.5);
+        let kind = if alloc { "alloc" } else { "free" };
+        rects.push(
+            Rectangle::new()
+                .set("class", format!("seg {kind}"))
+                .set("x", MARGIN + x0)
+                .set("y", place.y)
+                .set("width", w)
+                .set("height", BAR_HEIGHT)
+                .set("fill", rgb(if alloc { ALLOC_COLOR } else { FREE_COLOR }))
+                .set("stroke", "#ffffff")
+                .set("stroke-width", 0.3)
+                .add(Title::new(format!(
+                    "{kind} [{}, {}) {}",
+                    hex(seg.start),
+                    hex(seg.start + seg.size),
+                    hex(seg.size)
+                ))),
+        );
+        summary.segment_rects += 1;
+    }
+    rects
+}
+
+/// Per pixel column, the pixels' worth of bytes covered by a segment and
+/// the part of it allocated.
+fn column_coverage(band: &Band<'_>, place: &Place, columns: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut allocated = vec![0f64; columns];
+    let mut covered = vec![0f64; columns];
+    for seg in &band.segments {
+        let (x0, x1) = (place.x_of(seg.start), place.x_of(seg.start + seg.size));
+        let first = (x0.floor() as usize).min(columns - 1);
+        let last = (x1.ceil() as usize).clamp(first + 1, columns);
+        for c in first..last {
+            let part = (x1.min(c as f64 + 1.0) - x0.max(c as f64)).max(0.0);
+            covered[c] += part;
+            if seg.kind == SegmentKind::Alloc {
+                allocated[c] += part;
             }
-        }
-        summary.aggregated_segments += band.segments.len();
-        let level = |c: usize| {
-            (covered[c] > 0.0)
-                .then(|| ((allocated[c] / covered[c]) * f64::from(LEVELS)).round() as u32)
-        };
-        let mut c = 0;
-        while c < columns {
-            let here = level(c);
-            let mut end = c + 1;
-            while end < columns && level(end) == here {
-                end += 1;
-            }
-            if let Some(l) = here {
-                group = group.add(
-                    Rectangle::new()
-                        .set("class", "agg")
-                        .set("x", MARGIN + c as f64)
-                        .set("y", y)
-                        .set("width", (end - c) as f64)
-                        .set("height", BAR_HEIGHT)
-                        .set("fill", mix(l))
-                        .add(Title::new(format!(
-                            "{}% allocated",
-                            (f64::from(l) * 100.0 / f64::from(LEVELS)).round()
-                        ))),
-                );
-                summary.aggregate_rects += 1;
-            }
-            c = end;
         }
     }
-    // Scale: five ticks with their addresses.
+    (allocated, covered)
+}
+
+/// Shaded pixel columns, equal neighbours merged into one rectangle.
+fn aggregate_rects(band: &Band<'_>, place: &Place, summary: &mut MapSummary) -> Vec<Rectangle> {
+    let columns = (place.width as usize).max(1);
+    let (allocated, covered) = column_coverage(band, place, columns);
+    summary.aggregated_segments += band.segments.len();
+    let level = |c: usize| {
+        (covered[c] > 0.0).then(|| ((allocated[c] / covered[c]) * f64::from(LEVELS)).round() as u32)
+    };
+    let mut rects = Vec::new();
+    let mut c = 0;
+    while c < columns {
+        let here = level(c);
+        let mut end = c + 1;
+        while end < columns && level(end) == here {
+            end += 1;
+        }
+        if let Some(l) = here {
+            rects.push(
+                Rectangle::new()
+                    .set("class", "agg")
+                    .set("x", MARGIN + c as f64)
+                    .set("y", place.y)
+                    .set("width", (end - c) as f64)
+                    .set("height", BAR_HEIGHT)
+                    .set("fill", mix(l))
+                    .add(Title::new(format!(
+                        "{}% allocated",
+                        (f64::from(l) * 100.0 / f64::from(LEVELS)).round()
+                    ))),
+            );
+            summary.aggregate_rects += 1;
+        }
+        c = end;
+    }
+    rects
+}
+
+/// The scale under a band: five ticks with their addresses.
+fn ticks(mut group: Group, place: &Place) -> Group {
+    let y = place.y;
     for i in 0..=4 {
-        let x = MARGIN + width * f64::from(i) / 4.0;
-        let addr = band.lo + ((band.hi - band.lo) as f64 * f64::from(i) / 4.0) as usize;
+        let x = MARGIN + place.width * f64::from(i) / 4.0;
+        let addr = place.lo + ((place.hi - place.lo) as f64 * f64::from(i) / 4.0) as usize;
         group = group.add(
             Line::new()
                 .set("x1", x)
@@ -247,8 +391,20 @@ fn draw_band(band: &Band<'_>, y: f64, width: f64, summary: &mut MapSummary) -> G
         };
         group = group.add(text(x, y + BAR_HEIGHT + 15.0, hex(addr)).set("text-anchor", anchor));
     }
-    summary.bands += 1;
     group
+}
+
+/// Bytes per pixel of each band: its own size over `width`, or under
+/// [`Scale::Arena`] the largest band's.
+fn bytes_per_px(bands: &[Band<'_>], width: f64, scale: Scale) -> Vec<f64> {
+    let own = |b: &Band<'_>| (b.hi - b.lo) as f64 / width;
+    match scale {
+        Scale::Band => bands.iter().map(own).collect(),
+        Scale::Arena => {
+            let widest = bands.iter().map(own).fold(0.0, f64::max);
+            vec![widest; bands.len()]
+        }
+    }
 }
 
 fn legend(y: f64, width: f64) -> Group {
@@ -284,6 +440,25 @@ fn legend(y: f64, width: f64) -> Group {
     group
 }
 
+/// The heading of an arena's section.
+fn arena_heading(view: &ArenaView) -> String {
+    let s = &view.stats;
+    format!(
+        "arena {}: quantum {}, in use {} of {} ({}), largest free {}, fragmentation {}",
+        view.name,
+        hex(view.quantum),
+        hex(s.mem_inuse),
+        hex(s.mem_total),
+        percent(if s.mem_total == 0 {
+            0.0
+        } else {
+            s.mem_inuse as f64 / s.mem_total as f64
+        }),
+        hex(view.max_free),
+        percent(view.fragmentation())
+    )
+}
+
 /// Draws `views` (one section per arena) and returns the document and what
 /// it holds.
 pub fn render(views: &[&ArenaView], options: MapOptions) -> (Document, MapSummary) {
@@ -299,37 +474,31 @@ pub fn render(views: &[&ArenaView], options: MapOptions) -> (Document, MapSummar
     body = body.add(legend(y, width));
     y += 30.0;
     for view in views {
-        let s = &view.stats;
-        let heading = format!(
-            "arena {}: quantum {}, in use {} of {} ({}), largest free {}, fragmentation {}",
-            view.name,
-            hex(view.quantum),
-            hex(s.mem_inuse),
-            hex(s.mem_total),
-            percent(if s.mem_total == 0 {
-                0.0
-            } else {
-                s.mem_inuse as f64 / s.mem_total as f64
-            }),
-            hex(view.max_free),
-            percent(view.fragmentation())
-        );
         y += 6.0;
-        body = body.add(text(MARGIN, y, heading).set(
+        body = body.add(text(MARGIN, y, arena_heading(view)).set(
             "style",
             "font-family:sans-serif;font-size:13px;font-weight:bold",
         ));
         y += 8.0;
-        let bands = bands(view);
+        let bands = bands(view, options.range);
         if bands.is_empty() {
             y += 14.0;
-            body = body.add(text(MARGIN, y, "(no spans)"));
+            let note = if options.range.is_some() {
+                "(no span in the range)"
+            } else {
+                "(no spans)"
+            };
+            body = body.add(text(MARGIN, y, note));
             y += 10.0;
         }
-        for band in &bands {
+        let scales = bytes_per_px(&bands, width, options.scale);
+        for (band, px_bytes) in bands.iter().zip(scales) {
             y += LABEL_GAP;
-            let px_bytes = (band.hi - band.lo) as f64 / width;
-            let mut group = draw_band(band, y, width, &mut summary);
+            let band_width = match options.scale {
+                Scale::Band => width,
+                Scale::Arena => ((band.hi - band.lo) as f64 / px_bytes).clamp(1.0, width),
+            };
+            let mut group = draw_band(band, y, band_width, &mut summary);
             group = group.add(
                 text(
                     MARGIN + width,

@@ -5,10 +5,15 @@
 //! usually in its compact form: `a SIZE LABEL` allocates from the first
 //! arena, `f LABEL` frees. Unlike `walk`, a replay counts an allocation that
 //! fails instead of stopping, and skips the later free of its label, so one
-//! trace can be compared under every policy.
+//! trace can be compared under every policy. A free of a label that was
+//! never allocated is an error, as in `walk`.
+//!
+//! [`replay_file`] streams the trace: each line is parsed and run before
+//! the next is read, so memory does not grow with the trace's length.
 
-use std::io::{self, Write};
-use std::time::Duration;
+use std::io::{self, BufReader, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use vmem_core::Policy;
 
@@ -96,6 +101,71 @@ pub fn replay_once(
     Ok(ReplayResult::from_world(policy, &world))
 }
 
+/// What [`replay_file`] found.
+#[derive(Clone, Debug)]
+pub struct FileReplay {
+    /// Statements in the trace (one pass).
+    pub statements: u64,
+    /// Bytes in the trace.
+    pub bytes: u64,
+    /// One result per pass.
+    pub results: Vec<ReplayResult>,
+}
+
+/// Replays the trace file at `path` once, or under every policy when
+/// `compare` is set, reading it anew for each pass and running each line as
+/// it is read. `progress(pass, bytes)` is called now and then with the
+/// bytes of the file read so far in that pass. Each result's `elapsed` is
+/// the whole pass: reading and parsing are interleaved with running.
+pub fn replay_file(
+    path: &Path,
+    policy: Option<Policy>,
+    compare: bool,
+    progress: &dyn Fn(usize, u64),
+) -> Result<FileReplay, CliError> {
+    let file_name = path.display().to_string();
+    let io_error = |error| CliError::Io {
+        path: file_name.clone(),
+        error,
+    };
+    let mut replay = FileReplay {
+        statements: 0,
+        bytes: 0,
+        results: Vec::new(),
+    };
+    for (pass, p) in policies(policy, compare).into_iter().enumerate() {
+        let file = std::fs::File::open(path).map_err(io_error)?;
+        replay.bytes = file.metadata().map_err(io_error)?.len();
+        let mut reader = BufReader::with_capacity(1 << 16, file);
+        let options = RunOptions {
+            policy: p,
+            lenient: true,
+            progress: None,
+            skip_prints: true,
+        };
+        let started = Instant::now();
+        let mut world = scenario::run_reader(
+            &file_name,
+            &mut reader,
+            &options,
+            Some(&|bytes| progress(pass, bytes)),
+        )?;
+        world.report.elapsed = started.elapsed();
+        replay.statements = world.report.ops;
+        replay.results.push(ReplayResult::from_world(p, &world));
+    }
+    Ok(replay)
+}
+
+/// The policies of a replay: the one given (or none), or all of them.
+fn policies(policy: Option<Policy>, compare: bool) -> Vec<Option<Policy>> {
+    if compare {
+        POLICIES.iter().copied().map(Some).collect()
+    } else {
+        vec![policy]
+    }
+}
+
 /// A table of replays: one row per replay and arena.
 pub fn render(results: &[ReplayResult]) -> String {
     let mut table = Table::new(&[
@@ -139,12 +209,7 @@ pub fn replay(
     compare: bool,
     progress: &dyn Fn(usize, u64),
 ) -> Result<Vec<ReplayResult>, CliError> {
-    let policies: Vec<Option<Policy>> = if compare {
-        POLICIES.iter().copied().map(Some).collect()
-    } else {
-        vec![policy]
-    };
-    policies
+    policies(policy, compare)
         .into_iter()
         .enumerate()
         .map(|(run, p)| replay_once(script, p, Some(&|done| progress(run, done))))
@@ -189,12 +254,36 @@ impl Default for TraceSpec {
     }
 }
 
-/// Writes a synthetic compact trace: one 1 GiB arena of 16-byte quanta,
-/// then `spec.ops` allocations and frees. Sizes are mostly small (70% up
-/// to 256 bytes, 25% up to 8 KiB, 5% up to 256 KiB); frees pick a random
-/// live allocation; the live count hovers around `spec.live`. Labels are
-/// slot numbers, reused once freed, so a trace of millions of operations
-/// has few distinct labels.
+/// The largest allocation a synthetic trace makes.
+const MAX_TRACE_SIZE: u64 = 256 << 10;
+
+/// How far above `live` the live count of a synthetic trace may wander
+/// (past the target it drifts down: going 64 above it is a 1 in 10^11
+/// event per step).
+const LIVE_SLACK: u64 = 64;
+
+/// The arena of a synthetic trace: room for `live` (at most `ops`) plus
+/// 64 allocations all of the largest size (256 KiB), a power of two, at
+/// least 1 GiB and at most 64 TiB. Real live sets are some 30 times
+/// smaller than that bound, so no policy runs out of room however it
+/// fragments.
+pub fn trace_arena_size(spec: TraceSpec) -> u64 {
+    let live = spec
+        .live
+        .max(1)
+        .min(spec.ops.max(1))
+        .saturating_add(LIVE_SLACK);
+    let bytes = u128::from(live) * u128::from(MAX_TRACE_SIZE);
+    let capped = bytes.next_power_of_two().clamp(1 << 30, 1 << 46);
+    capped as u64
+}
+
+/// Writes a synthetic compact trace: one arena of 16-byte quanta (sized
+/// by [`trace_arena_size`]), then `spec.ops` allocations and frees. Sizes
+/// are mostly small (70% up to 256 bytes, 25% up to 8 KiB, 5% up to 256
+/// KiB); frees pick a random live allocation; the live count hovers around
+/// `spec.live`. Labels are slot numbers, reused once freed, so a trace of
+/// millions of operations has few distinct labels.
 pub fn generate(spec: TraceSpec, out: &mut dyn Write) -> io::Result<()> {
     let mut rng = Rng(spec.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut out = io::BufWriter::with_capacity(1 << 16, out);
@@ -203,7 +292,11 @@ pub fn generate(spec: TraceSpec, out: &mut dyn Write) -> io::Result<()> {
         "# synthetic trace: {} ops, seed {}, about {} live (vmem-cli gen-trace)",
         spec.ops, spec.seed, spec.live
     )?;
-    writeln!(out, "arena heap base=0x100000000 size=1G quantum=16")?;
+    writeln!(
+        out,
+        "arena heap base=0x100000000 size={}G quantum=16",
+        trace_arena_size(spec) >> 30
+    )?;
     let mut live: Vec<u32> = Vec::new();
     let mut free_slots: Vec<u32> = Vec::new();
     let mut next_slot = 0u32;
@@ -218,7 +311,7 @@ pub fn generate(spec: TraceSpec, out: &mut dyn Write) -> io::Result<()> {
             } else if class < 95 {
                 8 << 10
             } else {
-                256 << 10
+                MAX_TRACE_SIZE
             };
             let size = 16 * (1 + rng.below(max / 16));
             let slot = free_slots.pop().unwrap_or_else(|| {
@@ -264,5 +357,56 @@ mod tests {
         }
         let table = render(&results);
         assert_eq!(table.lines().count(), 5, "{table}");
+    }
+
+    #[test]
+    fn the_arena_grows_with_the_live_set() {
+        let spec = |live| TraceSpec {
+            ops: 10_000_000,
+            seed: 1,
+            live,
+        };
+        assert_eq!(trace_arena_size(spec(1)), 1 << 30);
+        for live in [10_000, 100_000, 1_000_000] {
+            let size = trace_arena_size(spec(live));
+            assert!(size >= (live + LIVE_SLACK) * MAX_TRACE_SIZE, "{live}");
+            assert!(size.is_power_of_two());
+        }
+        // Fewer operations than the live target: the operations bound it.
+        let small = TraceSpec {
+            ops: 100,
+            seed: 1,
+            live: 1 << 40,
+        };
+        assert_eq!(trace_arena_size(small), 1 << 30);
+        let huge = TraceSpec {
+            ops: u64::MAX,
+            seed: 1,
+            live: u64::MAX - 1,
+        };
+        assert_eq!(trace_arena_size(huge), 1 << 46);
+    }
+
+    #[test]
+    fn a_streamed_file_replays_like_a_parsed_one() {
+        let path = std::env::temp_dir().join(format!("vmem-replay-{}.vmem", std::process::id()));
+        let spec = TraceSpec {
+            ops: 3000,
+            seed: 5,
+            live: 100,
+        };
+        generate(spec, &mut std::fs::File::create(&path).unwrap()).unwrap();
+        let streamed = replay_file(&path, None, true, &|_, _| {}).unwrap();
+        let script = crate::load(&path).unwrap();
+        let parsed = replay(&script, None, true, &|_, _| {}).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(streamed.statements, 3001);
+        assert_eq!(streamed.results.len(), 4);
+        for (s, p) in streamed.results.iter().zip(&parsed) {
+            assert_eq!(s.ops, p.ops);
+            assert_eq!(s.failed_allocs, p.failed_allocs);
+            assert_eq!(s.arenas[0].peak_in_use, p.arenas[0].peak_in_use);
+            assert_eq!(s.arenas[0].largest_free, p.arenas[0].largest_free);
+        }
     }
 }

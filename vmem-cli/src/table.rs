@@ -77,6 +77,15 @@ pub fn hex(value: usize) -> String {
     format!("{value:#x}")
 }
 
+/// `n` and `word`, with an `s` unless `n` is 1: "1 span", "2 spans".
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

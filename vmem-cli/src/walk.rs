@@ -4,7 +4,7 @@
 use vmem_core::SegmentKind;
 
 use crate::scenario::{ArenaView, World};
-use crate::table::{hex, Align, Table};
+use crate::table::{hex, plural, Align, Table};
 
 /// Which segment types a walk shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,6 +15,8 @@ pub struct TypeFilter {
     pub alloc: bool,
     /// Free segments.
     pub free: bool,
+    /// The next-fit rotor.
+    pub rotor: bool,
 }
 
 impl Default for TypeFilter {
@@ -23,38 +25,37 @@ impl Default for TypeFilter {
             span: true,
             alloc: true,
             free: true,
+            rotor: true,
         }
     }
 }
 
+/// What `--types` accepts.
+const TYPES: &str = "span, alloc, free or rotor";
+
 impl TypeFilter {
-    /// Parses a comma-separated list of `span`, `alloc` and `free`.
+    /// No type at all.
+    const NONE: TypeFilter = TypeFilter {
+        span: false,
+        alloc: false,
+        free: false,
+        rotor: false,
+    };
+
+    /// Parses a comma-separated list of `span`, `alloc`, `free` and `rotor`.
     pub fn parse(list: &str) -> Result<TypeFilter, String> {
-        let mut filter = TypeFilter {
-            span: false,
-            alloc: false,
-            free: false,
-        };
+        let mut filter = TypeFilter::NONE;
         for word in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
             match word {
                 "span" | "spans" => filter.span = true,
                 "alloc" | "allocated" => filter.alloc = true,
                 "free" => filter.free = true,
-                other => {
-                    return Err(format!(
-                        "unknown segment type `{other}` (expected span, alloc or free)"
-                    ))
-                }
+                "rotor" => filter.rotor = true,
+                other => return Err(format!("unknown segment type `{other}` (expected {TYPES})")),
             }
         }
-        if filter
-            == (TypeFilter {
-                span: false,
-                alloc: false,
-                free: false,
-            })
-        {
-            return Err("no segment type given (expected span, alloc or free)".to_string());
+        if filter == TypeFilter::NONE {
+            return Err(format!("no segment type given (expected {TYPES})"));
         }
         Ok(filter)
     }
@@ -65,7 +66,9 @@ impl TypeFilter {
             SegmentKind::Span | SegmentKind::ImportedSpan => self.span,
             SegmentKind::Alloc => self.alloc,
             SegmentKind::Free => self.free,
-            SegmentKind::Rotor | SegmentKind::Walker => false,
+            SegmentKind::Rotor => self.rotor,
+            // Markers of concurrent walks: a scenario runs none.
+            SegmentKind::Walker => false,
         }
     }
 }
@@ -79,14 +82,6 @@ pub fn type_name(kind: SegmentKind) -> &'static str {
         SegmentKind::Free => "free",
         SegmentKind::Rotor => "rotor",
         SegmentKind::Walker => "walker",
-    }
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
     }
 }
 

@@ -123,6 +123,25 @@ fn binary_walk_filters_arena_and_types() {
 }
 
 #[test]
+fn binary_walk_shows_the_rotor_alone() {
+    let out = binary()
+        .args(["walk", "scenarios/nextfit.vmem", "--types", "rotor"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains("rotor")).collect();
+    // One rotor in the print at line 12 and one at the end, each between
+    // the segments it separates.
+    assert_eq!(rows.len(), 2, "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
 fn binary_fails_cleanly_on_a_bad_script() {
     let out = binary()
         .args(["walk", "scenarios/errors/double-free.vmem"])
@@ -143,7 +162,7 @@ fn binary_rejects_unknown_arena_and_type() {
         .args(["walk", "scenarios/demo.vmem", "--arena", "nope"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     assert!(String::from_utf8(out.stderr)
         .unwrap()
         .contains("no arena named `nope`"));
@@ -151,8 +170,45 @@ fn binary_rejects_unknown_arena_and_type() {
         .args(["walk", "scenarios/demo.vmem", "--types", "alloc,bogus"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn binary_exit_codes_match_the_documentation() {
+    // 2: the command line is wrong (clap's own errors included).
+    for args in [
+        &["walk"][..],
+        &["walk", "scenarios/demo.vmem", "--bogus"],
+        &["map", "scenarios/demo.vmem"],
+        &["frobnicate"],
+    ] {
+        let out = binary().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    // 1: the script or a file fails.
+    for args in [
+        &["walk", "scenarios/errors/unknown-label.vmem"][..],
+        &["stat", "scenarios/does-not-exist.vmem"],
+    ] {
+        let out = binary().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+    }
+    // 0: success, and --help.
+    let out = binary().args(["stat", "--help"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/cli.md"))
+        .unwrap();
+    let doc = doc.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        doc.contains("exits 0 on success, 1"),
+        "docs/cli.md states the exit codes"
+    );
+    assert!(
+        doc.contains("2 for a usage error"),
+        "docs/cli.md states the exit codes"
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use vmem_cli::map::MapOptions;
+use vmem_cli::map::{MapOptions, Scale};
 use vmem_cli::scenario::{self, RunOptions};
 
 fn temp(name: &str) -> std::path::PathBuf {
@@ -79,7 +79,11 @@ fn map_aggregates_many_segments_per_pixel() {
     let script = scenario::parse("big.vmem", source).unwrap();
     let world = scenario::run(&script, &RunOptions::default()).unwrap();
     let view = world.view(0);
-    let (doc, summary) = vmem_cli::map::render(&[&view], MapOptions { width: 500 });
+    let options = MapOptions {
+        width: 500,
+        ..MapOptions::default()
+    };
+    let (doc, summary) = vmem_cli::map::render(&[&view], options);
     assert_eq!(summary.segment_rects, 0);
     assert!(summary.aggregated_segments > 20000);
     assert!(summary.aggregate_rects <= 500, "bounded by pixels");
@@ -140,4 +144,171 @@ fn replay_counts_failures_instead_of_stopping() {
     assert_eq!(r.failed_allocs, 1);
     assert_eq!(r.arenas[0].peak_in_use, 0x100);
     assert_eq!(r.arenas[0].in_use, 0xc0);
+}
+
+/// The `width` of every `rect` of class `band`, in document order.
+fn band_widths(svg: &str) -> Vec<f64> {
+    let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("rect") && n.attribute("class") == Some("band"))
+        .map(|n| n.attribute("width").unwrap().parse().unwrap())
+        .collect()
+}
+
+fn scenario(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name)
+}
+
+#[test]
+fn map_range_draws_only_what_is_inside() {
+    // demo.vmem: va spans [0x100000, 0x200000); heap imported 64 KiB of it.
+    let options = MapOptions {
+        range: Some((0x100000, 0x100400)),
+        ..MapOptions::default()
+    };
+    let (svg, summary) = vmem_cli::map_svg(&scenario("demo.vmem"), Some("heap"), options).unwrap();
+    assert_eq!(summary.bands, 1);
+    assert!(svg.contains("(showing [0x100000, 0x100400))"), "{svg}");
+    // heap's segments below 0x100400: alloc, free, alloc, free, and the
+    // free [0x100370, 0x100410), cut at the range's end; the alloc at
+    // 0x100410 is left out.
+    assert_eq!(summary.segment_rects, 5);
+    assert!(svg.contains("free [0x100370, 0x100410)"), "{svg}");
+    assert!(!svg.contains("[0x100410,"), "nothing past the range");
+    // A range no span reaches leaves the arena empty.
+    let away = MapOptions {
+        range: Some((0x10, 0x20)),
+        ..MapOptions::default()
+    };
+    let (svg, summary) = vmem_cli::map_svg(&scenario("demo.vmem"), Some("heap"), away).unwrap();
+    assert_eq!(summary.bands, 0);
+    assert!(svg.contains("(no span in the range)"));
+}
+
+#[test]
+fn map_arena_scale_keeps_spans_in_proportion() {
+    // extend.vmem: brk has spans of 0x2000, 0x2000 and 0x800 bytes.
+    let path = scenario("extend.vmem");
+    let (by_band, _) = vmem_cli::map_svg(&path, Some("brk"), MapOptions::default()).unwrap();
+    assert_eq!(band_widths(&by_band), [1000.0, 1000.0, 1000.0]);
+    let options = MapOptions {
+        scale: Scale::Arena,
+        ..MapOptions::default()
+    };
+    let (by_arena, _) = vmem_cli::map_svg(&path, Some("brk"), options).unwrap();
+    assert_eq!(band_widths(&by_arena), [1000.0, 1000.0, 250.0]);
+}
+
+#[test]
+fn map_to_standard_output() {
+    let dir = temp("stdout");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vmem-cli"))
+        .current_dir(&dir)
+        .arg("map")
+        .arg(scenario("fragment.vmem"))
+        .args(["-o", "-", "--range", "0x100000..0x104000"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.join("-").exists(), "no file named `-`");
+    let svg = String::from_utf8(out.stdout).unwrap();
+    roxmltree::Document::parse(&svg).expect("SVG on stdout");
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn map_summary_counts_in_words() {
+    let out_file = temp("one-band.svg");
+    let out = Command::new(env!("CARGO_BIN_EXE_vmem-cli"))
+        .arg("map")
+        .arg(scenario("fragment.vmem"))
+        .arg("-o")
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(": 1 band, "), "{text}");
+    assert!(text.contains("aggregated into 0 pixel runs"), "{text}");
+}
+
+#[test]
+fn map_rejects_a_bad_range_as_a_usage_error() {
+    for range in ["0x2000..0x1000", "12", "0x1000..zz"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_vmem-cli"))
+            .arg("map")
+            .arg(scenario("fragment.vmem"))
+            .args(["-o", "-", "--range", range])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{range}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn replay_and_walk_refuse_a_free_of_a_label_never_allocated() {
+    let source = "arena tiny base=0 size=0x100 quantum=0x10\na 0x10 1\nf 1\nf 2\n";
+    let script = scenario::parse("t.vmem", source).unwrap();
+    let replayed = vmem_cli::replay::replay(&script, None, false, &|_, _| {}).unwrap_err();
+    let walked = scenario::run(&script, &RunOptions::default())
+        .err()
+        .unwrap();
+    assert_eq!(
+        replayed.to_string(),
+        vmem_cli::CliError::from(walked).to_string()
+    );
+    assert!(
+        replayed
+            .to_string()
+            .starts_with("t.vmem:4:1: no allocation is labelled `2`"),
+        "{replayed}"
+    );
+    // Through the binary, streamed.
+    let trace = temp("never.vmem");
+    std::fs::write(&trace, source).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vmem-cli"))
+        .arg("replay")
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains(":4:1: no allocation is labelled `2`"), "{err}");
+}
+
+#[test]
+fn a_generated_trace_has_room_for_its_live_set() {
+    // 600000 operations climb to about 100000 live allocations: more than
+    // the old fixed 1 GiB arena held under next-fit.
+    let trace = temp("live.vmem");
+    let bin = env!("CARGO_BIN_EXE_vmem-cli");
+    let status = Command::new(bin)
+        .args(["gen-trace", "--ops", "600000", "--live", "100000", "-o"])
+        .arg(&trace)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = Command::new(bin)
+        .arg("replay")
+        .arg(&trace)
+        .args(["--policy", "next"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let row: Vec<&str> = text.lines().nth(2).unwrap().split_whitespace().collect();
+    assert_eq!(row[5], "0", "no failed allocation:\n{text}");
 }

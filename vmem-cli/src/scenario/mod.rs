@@ -18,11 +18,52 @@
 
 mod parse;
 mod run;
+mod stream;
 
 use vmem_core::{Constraints, Policy};
 
-pub use parse::parse;
-pub use run::{run, ArenaView, QCacheView, RunOptions, RunReport, World};
+pub use parse::{parse, parse_bytes, MAX_STATEMENTS};
+pub use run::{run, ArenaView, QCacheView, RunOptions, RunReport, World, PROGRESS_EVERY};
+pub use stream::run_reader;
+
+/// What running a statement needs to know besides the statement itself:
+/// names of arenas and labels, and the text of a line for messages. A
+/// [`Script`] answers for a whole file; a streamed run answers for the
+/// declarations seen so far and the line being run.
+pub(crate) trait Names {
+    /// The file name used in messages.
+    fn file(&self) -> &str;
+    /// The declaration of the arena with this index.
+    fn arena(&self, index: usize) -> &ArenaDecl;
+    /// The name of a label.
+    fn label(&self, label: Label) -> &str;
+    /// How many labels are interned (every [`Label`] is below this).
+    fn label_count(&self) -> usize;
+    /// The text of 1-based line `line`, if known.
+    fn line_text(&self, line: u32) -> Option<&str>;
+}
+
+impl Names for Script {
+    fn file(&self) -> &str {
+        &self.file
+    }
+
+    fn arena(&self, index: usize) -> &ArenaDecl {
+        &self.arenas[index]
+    }
+
+    fn label(&self, label: Label) -> &str {
+        &self.labels[label.0 as usize]
+    }
+
+    fn label_count(&self) -> usize {
+        self.labels.len()
+    }
+
+    fn line_text(&self, line: u32) -> Option<&str> {
+        Script::line_text(self, line)
+    }
+}
 
 /// A parsed scenario: its statements in order, with where they came from.
 #[derive(Debug, Clone)]
@@ -243,10 +284,27 @@ pub const POLICIES: [Policy; 4] = [
     Policy::NextFit,
 ];
 
+/// Why a word is not a number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumberError {
+    /// It is not written as a number at all.
+    Invalid,
+    /// It is a well-formed number, but above `usize::MAX` (after its
+    /// suffix is applied).
+    TooLarge,
+}
+
 /// Parses a number: decimal or `0x` hex, `_` separators allowed, with an
 /// optional binary suffix `K`, `M` or `G` (x1024, x1024², x1024³).
 pub fn parse_number(text: &str) -> Option<usize> {
-    let (body, scale): (&str, usize) = match text.as_bytes().last()? {
+    number_value(text).ok()
+}
+
+/// Like [`parse_number`], but tells a malformed word from a number too
+/// large for an address.
+pub fn number_value(text: &str) -> Result<usize, NumberError> {
+    let last = *text.as_bytes().last().ok_or(NumberError::Invalid)?;
+    let (body, scale): (&str, usize) = match last {
         b'K' | b'k' => (&text[..text.len() - 1], 1 << 10),
         b'M' | b'm' => (&text[..text.len() - 1], 1 << 20),
         b'G' | b'g' => (&text[..text.len() - 1], 1 << 30),
@@ -254,23 +312,25 @@ pub fn parse_number(text: &str) -> Option<usize> {
     };
     let digits: String = body.chars().filter(|&c| c != '_').collect();
     if digits.is_empty() || body.starts_with('_') {
-        return None;
+        return Err(NumberError::Invalid);
     }
+    // The digits are checked first, so a parse that still fails can only
+    // have overflowed.
     let value = if let Some(hex) = digits
         .strip_prefix("0x")
         .or_else(|| digits.strip_prefix("0X"))
     {
         if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
+            return Err(NumberError::Invalid);
         }
-        usize::from_str_radix(hex, 16).ok()?
+        usize::from_str_radix(hex, 16).map_err(|_| NumberError::TooLarge)?
     } else {
         if !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
+            return Err(NumberError::Invalid);
         }
-        digits.parse::<usize>().ok()?
+        digits.parse::<usize>().map_err(|_| NumberError::TooLarge)?
     };
-    value.checked_mul(scale)
+    value.checked_mul(scale).ok_or(NumberError::TooLarge)
 }
 
 #[cfg(test)]
@@ -289,5 +349,19 @@ mod tests {
         assert_eq!(parse_number("12z"), None);
         assert_eq!(parse_number("-1"), None);
         assert_eq!(parse_number("0xffffffffffffffffK"), None);
+        assert_eq!(number_value("12z"), Err(NumberError::Invalid));
+        assert_eq!(number_value("0x_"), Err(NumberError::Invalid));
+        assert_eq!(
+            number_value("99999999999999999999999"),
+            Err(NumberError::TooLarge)
+        );
+        assert_eq!(
+            number_value("0x1_0000_0000_0000_0000"),
+            Err(NumberError::TooLarge)
+        );
+        assert_eq!(
+            number_value("0xffffffffffffffffK"),
+            Err(NumberError::TooLarge)
+        );
     }
 }

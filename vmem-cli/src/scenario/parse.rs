@@ -1,27 +1,51 @@
 //! Text to [`Script`]: tokenizing with columns, one statement per line.
+//!
+//! [`parse`] reads a whole file; a streamed run (see
+//! [`run_reader`](super::run_reader)) calls [`Parser::line`] and
+//! [`Parser::expand`] itself, one line at a time, so a trace never has to
+//! be held in memory.
 
 use std::collections::HashMap;
 
 use vmem_core::Constraints;
 
+use crate::table::plural;
+
 use super::{
-    parse_number, parse_policy, AllocOp, ArenaDecl, ExtendOp, Label, Op, Script, ScriptError,
-    Statement,
+    number_value, parse_policy, AllocOp, ArenaDecl, ExtendOp, Label, NumberError, Op, Script,
+    ScriptError, Statement,
 };
 
-/// Most statements one `repeat` line may expand to, so a typo cannot eat
-/// all memory (10 million: the size of the largest traces we replay).
-const REPEAT_MAX: usize = 10_000_000;
+/// Most statements one script may expand to, `repeat` counted in full
+/// (2²⁴, a little over 16 million: room for the largest traces we replay,
+/// while a few short `repeat` lines cannot ask for unbounded memory or
+/// time).
+pub const MAX_STATEMENTS: usize = 1 << 24;
 
 /// Longest arena name the core keeps (`NAME_CAPACITY`, libumem's
 /// `VMEM_NAMELEN - 1`).
 const NAME_MAX: usize = vmem_core::NAME_CAPACITY;
+
+/// The keys an `arena` declaration takes, for "expected ..." messages.
+const ARENA_KEYS: &str =
+    "`base=`, `size=`, `quantum=`, `source=`, `qcache_max=`, `import_quantum=` or `limit=`";
+
+/// The statements, for "expected ..." messages.
+const STATEMENTS: &str =
+    "a statement (`arena`, `add`, `alloc`, `xalloc`, `free`, `extend`, `reap`, `print`, `a`, `f`)";
 
 /// One whitespace-separated word and its 1-based column.
 #[derive(Clone, Copy, Debug)]
 struct Token<'a> {
     text: &'a str,
     col: u32,
+}
+
+impl Token<'_> {
+    /// How many columns the word takes.
+    fn width(&self) -> u32 {
+        self.text.chars().count() as u32
+    }
 }
 
 /// Splits a line (comment already removed) into tokens with columns.
@@ -53,18 +77,6 @@ fn tokenize(line: &str) -> Vec<Token<'_>> {
     tokens
 }
 
-/// Where parsing is, and what has been declared so far.
-struct Parser<'s> {
-    file: String,
-    arenas: Vec<ArenaDecl>,
-    arena_index: HashMap<String, usize>,
-    labels: Vec<String>,
-    label_index: HashMap<String, u32>,
-    statements: Vec<Statement>,
-    line_starts: Vec<usize>,
-    _source: core::marker::PhantomData<&'s str>,
-}
-
 /// The tokens of one line and a position in them.
 struct Line<'a, 't> {
     number: u32,
@@ -84,9 +96,40 @@ impl<'a> Line<'a, '_> {
         t
     }
 
+    /// Tokens not consumed yet.
+    fn remaining(&self) -> usize {
+        self.tokens.len() - self.pos
+    }
+
     /// Column just past the last token (where "end of line" is reported).
     fn end_col(&self) -> u32 {
         self.text.trim_end().chars().count() as u32 + 1
+    }
+}
+
+/// A `key=value` word split, with the column of its value.
+#[derive(Clone, Copy)]
+struct KeyValue<'a> {
+    token: Token<'a>,
+    key: &'a str,
+    value: &'a str,
+    value_col: u32,
+}
+
+impl<'a> KeyValue<'a> {
+    fn split(token: Token<'a>) -> Option<KeyValue<'a>> {
+        let (key, value) = token.text.split_once('=')?;
+        Some(KeyValue {
+            token,
+            key,
+            value,
+            value_col: token.col + key.len() as u32 + 1,
+        })
+    }
+
+    /// Columns to underline for the value (at least one).
+    fn value_width(&self) -> u32 {
+        self.value.chars().count().max(1) as u32
     }
 }
 
@@ -104,44 +147,135 @@ fn is_name(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
+/// "`text` is above ...": the end of a "number too large" message.
+fn too_large(text: &str) -> String {
+    format!(
+        "`{text}` is above {:#x}, the largest {}-bit address",
+        usize::MAX,
+        usize::BITS
+    )
+}
+
 /// Parses a whole scenario. `file` is the name used in error messages.
+///
+/// This is the entry point for anything that holds a script as text (a
+/// fuzz target included): it never panics, and every error it returns has
+/// a line and column.
 pub fn parse(file: &str, source: &str) -> Result<Script, ScriptError> {
-    let mut parser = Parser {
-        file: file.to_string(),
-        arenas: Vec::new(),
-        arena_index: HashMap::new(),
-        labels: Vec::new(),
-        label_index: HashMap::new(),
-        statements: Vec::new(),
-        line_starts: Vec::new(),
-        _source: core::marker::PhantomData,
-    };
+    if over_the_cap(source) {
+        return Err(first_error(file, source));
+    }
+    let mut parser = Parser::new(file);
+    let mut statements = Vec::new();
+    let mut line_starts = Vec::new();
     let mut offset = 0;
     for (index, raw) in source.split_inclusive('\n').enumerate() {
-        parser.line_starts.push(offset);
+        line_starts.push(offset);
         offset += raw.len();
-        let raw = raw.trim_end_matches('\n').trim_end_matches('\r');
         let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
-        let code = raw.split('#').next().unwrap_or("");
-        let tokens = tokenize(code);
-        if tokens.is_empty() {
-            continue;
+        if let Some(mut parsed) = parser.line(number, raw)? {
+            while let Some(statement) = parser.expand(&mut parsed) {
+                statements.push(statement);
+            }
         }
-        let mut line = Line {
-            number,
-            text: raw,
-            tokens: &tokens,
-            pos: 0,
-        };
-        parser.statement(&mut line)?;
     }
     Ok(Script {
         file: parser.file,
         source: source.to_string(),
-        line_starts: parser.line_starts,
-        statements: parser.statements,
+        line_starts,
+        statements,
         arenas: parser.arenas,
         labels: parser.labels,
+    })
+}
+
+/// Whether the lines of `source` expand to more than [`MAX_STATEMENTS`],
+/// judged from the words that can start a line (`expect-fail`, `repeat N`)
+/// without parsing the rest: a cheap look before anything is expanded.
+fn over_the_cap(source: &str) -> bool {
+    let mut total = 0usize;
+    for raw in source.lines() {
+        let mut words = raw.split('#').next().unwrap_or("").split_whitespace();
+        let Some(mut first) = words.next() else {
+            continue;
+        };
+        if first == "expect-fail" {
+            first = words.next().unwrap_or("");
+        }
+        let count = match first {
+            "repeat" => words.next().and_then(|n| number_value(n).ok()).unwrap_or(1),
+            _ => 1,
+        };
+        total = total.saturating_add(count);
+        if total > MAX_STATEMENTS {
+            return true;
+        }
+    }
+    false
+}
+
+/// The first error of a script known to be refused: each line is parsed
+/// and counted, nothing is expanded.
+fn first_error(file: &str, source: &str) -> ScriptError {
+    let mut parser = Parser::new(file);
+    for (index, raw) in source.split_inclusive('\n').enumerate() {
+        let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        if let Err(err) = parser.line(number, raw) {
+            return err;
+        }
+    }
+    // The look-ahead and the parser count alike, so this is not reached;
+    // should they ever differ, still refuse with a position.
+    ScriptError {
+        file: file.to_string(),
+        line: 1,
+        col: 1,
+        width: 1,
+        message: format!("the script expands to more than {MAX_STATEMENTS} statements"),
+        text: None,
+        note: None,
+    }
+}
+
+/// Parses a scenario given as raw bytes (what a file or a fuzzer holds):
+/// text that is not UTF-8 is an error at the line and column of the first
+/// bad byte, like any other.
+pub fn parse_bytes(file: &str, bytes: &[u8]) -> Result<Script, ScriptError> {
+    let text = utf8(file, bytes, 1)?;
+    parse(file, text)
+}
+
+/// `bytes` as text, or an error naming where the first invalid byte is
+/// (`first_line` is the number of the line `bytes` starts on).
+pub(crate) fn utf8<'b>(
+    file: &str,
+    bytes: &'b [u8],
+    first_line: u32,
+) -> Result<&'b str, ScriptError> {
+    let err = match std::str::from_utf8(bytes) {
+        Ok(text) => return Ok(text),
+        Err(err) => err,
+    };
+    let good = &bytes[..err.valid_up_to()];
+    let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let newlines = good.iter().filter(|&&b| b == b'\n').count();
+    let before = std::str::from_utf8(&good[line_start..]).unwrap_or("");
+    let line_end = bytes[line_start..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |i| line_start + i);
+    let shown = String::from_utf8_lossy(&bytes[line_start..line_end]);
+    Err(ScriptError {
+        file: file.to_string(),
+        line: first_line.saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX)),
+        col: before.chars().count() as u32 + 1,
+        width: 1,
+        message: format!(
+            "the script is not UTF-8 text (byte {:#04x} here)",
+            bytes[err.valid_up_to()]
+        ),
+        text: Some(shown.trim_end_matches('\r').to_string()),
+        note: None,
     })
 }
 
@@ -151,6 +285,20 @@ struct Repeat {
     count: usize,
     from: usize,
     step: usize,
+}
+
+impl Repeat {
+    /// A statement without `repeat`: once, labels as written.
+    const ONCE: Repeat = Repeat {
+        count: 1,
+        from: 0,
+        step: 1,
+    };
+
+    /// Whether labels get a `.i` suffix.
+    fn suffixed(&self) -> bool {
+        self.count != 1 || self.from != 0
+    }
 }
 
 /// A label as written: its name, to be suffixed under `repeat`.
@@ -168,7 +316,116 @@ enum Pending<'a> {
     Extend(ExtendOp, Option<LabelRef<'a>>),
 }
 
-impl<'s> Parser<'s> {
+/// One parsed line, ready to be expanded into its statements by
+/// [`Parser::expand`] (once, or `repeat` times).
+pub(crate) struct Parsed<'a> {
+    pending: Pending<'a>,
+    line: u32,
+    col: u32,
+    expect_fail: bool,
+    repeat: Repeat,
+    done: usize,
+}
+
+/// The prefixes in front of a statement.
+struct Prefixes {
+    expect_fail: bool,
+    repeat: Option<Repeat>,
+}
+
+/// Where parsing is, and what has been declared so far.
+pub(crate) struct Parser {
+    pub(crate) file: String,
+    pub(crate) arenas: Vec<ArenaDecl>,
+    arena_index: HashMap<String, usize>,
+    pub(crate) labels: Vec<String>,
+    label_index: HashMap<String, u32>,
+    /// Statements the lines so far expand to (checked against
+    /// [`MAX_STATEMENTS`]).
+    statements: usize,
+}
+
+impl Parser {
+    pub(crate) fn new(file: &str) -> Parser {
+        Parser {
+            file: file.to_string(),
+            arenas: Vec::new(),
+            arena_index: HashMap::new(),
+            labels: Vec::new(),
+            label_index: HashMap::new(),
+            statements: 0,
+        }
+    }
+
+    /// Parses line `number` (its text may still end in `\n` or `\r\n`).
+    /// Returns `None` for a blank or comment line.
+    pub(crate) fn line<'a>(
+        &mut self,
+        number: u32,
+        raw: &'a str,
+    ) -> Result<Option<Parsed<'a>>, ScriptError> {
+        let raw = raw.trim_end_matches('\n').trim_end_matches('\r');
+        let code = raw.split('#').next().unwrap_or("");
+        let tokens = tokenize(code);
+        if tokens.is_empty() {
+            return Ok(None);
+        }
+        let mut line = Line {
+            number,
+            text: raw,
+            tokens: &tokens,
+            pos: 0,
+        };
+        self.statement(&mut line).map(Some)
+    }
+
+    /// The next statement of a parsed line (labels interned, suffixed under
+    /// `repeat`), or `None` once all were given.
+    pub(crate) fn expand(&mut self, parsed: &mut Parsed<'_>) -> Option<Statement> {
+        if parsed.done == parsed.repeat.count {
+            return None;
+        }
+        let repeat = parsed.repeat;
+        // `from + (count - 1) * step` was checked not to overflow.
+        let suffix = repeat
+            .suffixed()
+            .then(|| repeat.from + parsed.done * repeat.step);
+        parsed.done += 1;
+        let op = self.materialize(&parsed.pending, suffix);
+        Some(Statement {
+            line: parsed.line,
+            col: parsed.col,
+            expect_fail: parsed.expect_fail,
+            op,
+        })
+    }
+
+    /// The operation of one expansion of `pending`.
+    fn materialize(&mut self, pending: &Pending<'_>, suffix: Option<usize>) -> Op {
+        let mut label = |l: LabelRef<'_>| match suffix {
+            Some(i) => self.intern(&format!("{}.{i}", l.name)),
+            None => self.intern(l.name),
+        };
+        match pending {
+            Pending::Done(op) => op.clone(),
+            Pending::Alloc(op, l) => {
+                let mut op = op.clone();
+                op.label = l.map(&mut label);
+                Op::Alloc(Box::new(op))
+            }
+            Pending::Quick(size, l) => Op::Quick {
+                size: *size,
+                label: label(*l),
+            },
+            Pending::Free(l) => Op::Free(label(*l)),
+            Pending::Extend(op, l) => {
+                let mut op = op.clone();
+                op.label = l.map(&mut label);
+                Op::Extend(Box::new(op))
+            }
+        }
+    }
+
     fn error(&self, line: &Line<'_, '_>, col: u32, width: u32, message: String) -> ScriptError {
         ScriptError {
             file: self.file.clone(),
@@ -181,6 +438,11 @@ impl<'s> Parser<'s> {
         }
     }
 
+    /// An error underlining `token`.
+    fn error_at(&self, line: &Line<'_, '_>, token: Token<'_>, message: String) -> ScriptError {
+        self.error(line, token.col, token.width(), message)
+    }
+
     /// The note listing the arenas declared so far.
     fn declared_arenas(&self) -> String {
         let names: Vec<&str> = self.arenas.iter().map(|a| a.name.as_str()).collect();
@@ -190,7 +452,7 @@ impl<'s> Parser<'s> {
     /// "expected `what`, found ..." at the token (or end of line).
     fn expected(&self, line: &Line<'_, '_>, what: &str, found: Option<Token<'_>>) -> ScriptError {
         let (col, width) = match found {
-            Some(t) => (t.col, t.text.chars().count() as u32),
+            Some(t) => (t.col, t.width()),
             None => (line.end_col(), 1),
         };
         self.error(
@@ -203,31 +465,35 @@ impl<'s> Parser<'s> {
 
     fn number(&self, line: &mut Line<'_, '_>, what: &str) -> Result<usize, ScriptError> {
         let token = line.next();
-        token
-            .and_then(|t| parse_number(t.text))
-            .ok_or_else(|| self.expected(line, what, token))
+        let Some(t) = token else {
+            return Err(self.expected(line, what, None));
+        };
+        match number_value(t.text) {
+            Ok(value) => Ok(value),
+            Err(NumberError::Invalid) => Err(self.expected(line, what, token)),
+            Err(NumberError::TooLarge) => Err(self.error_at(
+                line,
+                t,
+                format!("number too large for {what}: {}", too_large(t.text)),
+            )),
+        }
     }
 
-    fn value_number(
-        &self,
-        line: &Line<'_, '_>,
-        key: &str,
-        value: &str,
-        col: u32,
-    ) -> Result<usize, ScriptError> {
-        parse_number(value).ok_or_else(|| {
-            let found = if value.is_empty() {
-                "nothing".to_string()
-            } else {
-                format!("`{value}`")
-            };
-            self.error(
-                line,
-                col,
-                value.chars().count().max(1) as u32,
-                format!("expected a number after `{key}=`, found {found}"),
-            )
-        })
+    fn value_number(&self, line: &Line<'_, '_>, kv: KeyValue<'_>) -> Result<usize, ScriptError> {
+        let KeyValue { key, value, .. } = kv;
+        let message = match number_value(value) {
+            Ok(number) => return Ok(number),
+            Err(NumberError::TooLarge) => {
+                format!("number too large after `{key}=`: {}", too_large(value))
+            }
+            Err(NumberError::Invalid) if value.is_empty() => {
+                format!("expected a number after `{key}=`, found nothing")
+            }
+            Err(NumberError::Invalid) => {
+                format!("expected a number after `{key}=`, found `{value}`")
+            }
+        };
+        Err(self.error(line, kv.value_col, kv.value_width(), message))
     }
 
     fn arena_ref(&self, line: &mut Line<'_, '_>) -> Result<usize, ScriptError> {
@@ -268,173 +534,117 @@ impl<'s> Parser<'s> {
         if let Some(&id) = self.label_index.get(name) {
             return Label(id);
         }
+        // At most MAX_STATEMENTS labels exist (one per statement at most).
         let id = u32::try_from(self.labels.len()).expect("fewer than 2^32 labels");
         self.labels.push(name.to_string());
         self.label_index.insert(name.to_string(), id);
         Label(id)
     }
 
-    fn statement(&mut self, line: &mut Line<'s, '_>) -> Result<(), ScriptError> {
-        let mut expect_fail = false;
-        let mut repeat: Option<Repeat> = None;
-        loop {
-            match line.peek().map(|t| t.text) {
-                Some("expect-fail") if !expect_fail => {
-                    line.next();
-                    expect_fail = true;
-                }
-                Some("repeat") if repeat.is_none() => {
-                    line.next();
-                    repeat = Some(self.repeat(line)?);
-                }
-                _ => break,
-            }
-        }
-        let keyword = line.next();
-        let Some(keyword) = keyword else {
+    /// One line: its prefixes, its operation, then the check that the
+    /// script stays within [`MAX_STATEMENTS`].
+    fn statement<'a>(&mut self, line: &mut Line<'a, '_>) -> Result<Parsed<'a>, ScriptError> {
+        let start = line.peek();
+        let prefixes = self.prefixes(line)?;
+        let Some(keyword) = line.next() else {
             return Err(self.expected(line, "a statement after the prefix", None));
         };
-        let pending = match keyword.text {
-            "arena" => {
-                if expect_fail || repeat.is_some() {
-                    return Err(self.error(
-                        line,
-                        keyword.col,
-                        5,
-                        "`arena` cannot take `expect-fail` or `repeat`".to_string(),
-                    ));
-                }
-                self.arena(line)?
-            }
-            "add" => {
-                let arena = self.arena_ref(line)?;
-                let base = self.number(line, "the span's base address")?;
-                let size = self.number(line, "the span's size")?;
-                self.end(line)?;
-                Pending::Done(Op::Add { arena, base, size })
-            }
-            "alloc" => self.alloc(line, false)?,
-            "xalloc" => self.alloc(line, true)?,
-            "a" => {
-                if self.arenas.is_empty() {
-                    return Err(self.error(
-                        line,
-                        keyword.col,
-                        1,
-                        "`a` allocates from the first arena, but none is declared yet".into(),
-                    ));
-                }
-                let size = self.number(line, "the size to allocate")?;
-                let label = self.label_name(line)?;
-                self.end(line)?;
-                Pending::Quick(size, label)
-            }
-            "free" | "f" => {
-                let rest = line.tokens.len() - line.pos;
-                if keyword.text == "free" && rest == 3 {
-                    let arena = self.arena_ref(line)?;
-                    let addr = self.number(line, "the address to free")?;
-                    let size = self.number(line, "the size to free")?;
-                    Pending::Done(Op::FreeAt { arena, addr, size })
-                } else {
-                    let label = self.label_name(line)?;
-                    self.end(line)?;
-                    Pending::Free(label)
-                }
-            }
-            "extend" => {
-                let arena = self.arena_ref(line)?;
-                let base = self.number(line, "the base address of the range added")?;
-                let size = self.number(line, "the size of the range added")?;
-                let alloc = self.number(line, "the size to allocate from it")?;
-                let label = self.maybe_label(line)?;
-                Pending::Extend(
-                    ExtendOp {
-                        arena,
-                        base,
-                        size,
-                        alloc,
-                        label: None,
-                    },
-                    label,
-                )
-            }
-            "reap" => {
-                let arena = self.arena_ref(line)?;
-                self.end(line)?;
-                Pending::Done(Op::Reap(arena))
-            }
-            "print" | "walk" => {
-                let arena = if line.peek().is_some() {
-                    Some(self.arena_ref(line)?)
-                } else {
-                    None
-                };
-                self.end(line)?;
-                Pending::Done(Op::Print(arena))
-            }
-            _ => {
-                return Err(self.expected(
-                    line,
-                    "a statement (`arena`, `add`, `alloc`, `xalloc`, `free`, `extend`, `reap`, `print`, `a`, `f`)",
-                    Some(keyword),
-                ))
-            }
-        };
-        let repeat = repeat.unwrap_or(Repeat {
-            count: 1,
-            from: 0,
-            step: 1,
-        });
-        let suffixed = repeat.count != 1 || repeat.from != 0;
-        for j in 0..repeat.count {
-            let i = repeat.from + j * repeat.step;
-            let label = |parser: &mut Self, l: LabelRef<'_>| {
-                if suffixed {
-                    parser.intern(&format!("{}.{i}", l.name))
-                } else {
-                    parser.intern(l.name)
-                }
-            };
-            let op = match &pending {
-                Pending::Done(op) => op.clone(),
-                Pending::Alloc(op, l) => {
-                    let mut op = op.clone();
-                    op.label = l.map(|l| label(self, l));
-                    Op::Alloc(Box::new(op))
-                }
-                Pending::Quick(size, l) => Op::Quick {
-                    size: *size,
-                    label: label(self, *l),
-                },
-                Pending::Free(l) => Op::Free(label(self, *l)),
-                Pending::Extend(op, l) => {
-                    let mut op = op.clone();
-                    op.label = l.map(|l| label(self, l));
-                    Op::Extend(Box::new(op))
-                }
-            };
-            self.statements.push(Statement {
-                line: line.number,
-                col: keyword.col,
-                expect_fail,
-                op,
-            });
-        }
-        Ok(())
+        let pending = self.operation(line, keyword, &prefixes)?;
+        let repeat = prefixes.repeat.unwrap_or(Repeat::ONCE);
+        self.count_statements(line, start.unwrap_or(keyword), repeat.count)?;
+        Ok(Parsed {
+            pending,
+            line: line.number,
+            col: keyword.col,
+            expect_fail: prefixes.expect_fail,
+            repeat,
+            done: 0,
+        })
     }
 
-    fn repeat(&self, line: &mut Line<'_, '_>) -> Result<Repeat, ScriptError> {
+    /// `expect-fail` and `repeat ...`, in either order, each at most once.
+    fn prefixes(&self, line: &mut Line<'_, '_>) -> Result<Prefixes, ScriptError> {
+        let mut prefixes = Prefixes {
+            expect_fail: false,
+            repeat: None,
+        };
+        loop {
+            match line.peek().map(|t| t.text) {
+                Some("expect-fail") if !prefixes.expect_fail => {
+                    line.next();
+                    prefixes.expect_fail = true;
+                }
+                Some("repeat") if prefixes.repeat.is_none() => {
+                    let keyword = line.next().expect("peeked");
+                    prefixes.repeat = Some(self.repeat(line, keyword)?);
+                }
+                _ => return Ok(prefixes),
+            }
+        }
+    }
+
+    /// Adds `count` statements to the script's total, refusing to pass
+    /// [`MAX_STATEMENTS`] (`at` is underlined: the line's first word).
+    fn count_statements(
+        &mut self,
+        line: &Line<'_, '_>,
+        at: Token<'_>,
+        count: usize,
+    ) -> Result<(), ScriptError> {
+        match self.statements.checked_add(count) {
+            Some(total) if total <= MAX_STATEMENTS => {
+                self.statements = total;
+                Ok(())
+            }
+            _ => {
+                let mut err = self.error_at(
+                    line,
+                    at,
+                    format!(
+                        "this line takes the script past {MAX_STATEMENTS} statements, the most one script may expand to"
+                    ),
+                );
+                err.note = Some(format!(
+                    "the lines before it expand to {}, this one to {count} (`repeat` counts every repetition)",
+                    plural(self.statements, "statement")
+                ));
+                Err(err)
+            }
+        }
+    }
+
+    /// The operation after the prefixes, by its keyword.
+    fn operation<'a>(
+        &mut self,
+        line: &mut Line<'a, '_>,
+        keyword: Token<'a>,
+        prefixes: &Prefixes,
+    ) -> Result<Pending<'a>, ScriptError> {
+        match keyword.text {
+            "arena" => self.arena_statement(line, keyword, prefixes),
+            "add" => self.add(line),
+            "alloc" => self.alloc(line, false),
+            "xalloc" => self.alloc(line, true),
+            "a" => self.quick(line, keyword),
+            "free" | "f" => self.free(line, keyword),
+            "extend" => self.extend(line),
+            "reap" => self.reap(line),
+            "print" | "walk" => self.print(line),
+            _ => Err(self.expected(line, STATEMENTS, Some(keyword))),
+        }
+    }
+
+    /// `repeat N [from=K] [step=S]` after its keyword.
+    fn repeat(&self, line: &mut Line<'_, '_>, keyword: Token<'_>) -> Result<Repeat, ScriptError> {
         let at = line.peek();
         let count = self.number(line, "a repeat count")?;
-        if count == 0 || count > REPEAT_MAX {
+        if count == 0 {
             let t = at.expect("a number was parsed");
-            return Err(self.error(
+            return Err(self.error_at(
                 line,
-                t.col,
-                t.text.len() as u32,
+                t,
                 format!(
-                    "expected a repeat count from 1 to {REPEAT_MAX}, found `{}`",
+                    "expected a repeat count from 1 to {MAX_STATEMENTS}, found `{}`",
                     t.text
                 ),
             ));
@@ -444,19 +654,144 @@ impl<'s> Parser<'s> {
             from: 0,
             step: 1,
         };
-        while let Some(t) = line.peek() {
-            let Some((key, value)) = t.text.split_once('=') else {
-                break;
-            };
-            let value_col = t.col + key.len() as u32 + 1;
-            match key {
-                "from" => repeat.from = self.value_number(line, key, value, value_col)?,
-                "step" => repeat.step = self.value_number(line, key, value, value_col)?,
+        while let Some(kv) = line.peek().and_then(KeyValue::split) {
+            match kv.key {
+                "from" => repeat.from = self.value_number(line, kv)?,
+                "step" => repeat.step = self.value_number(line, kv)?,
                 _ => break,
             }
             line.next();
         }
+        self.check_repeat_range(line, keyword, repeat)?;
         Ok(repeat)
+    }
+
+    /// The last suffix, `from + (count - 1) * step`, must be a number too.
+    fn check_repeat_range(
+        &self,
+        line: &Line<'_, '_>,
+        keyword: Token<'_>,
+        repeat: Repeat,
+    ) -> Result<(), ScriptError> {
+        let last = (repeat.count - 1)
+            .checked_mul(repeat.step)
+            .and_then(|n| n.checked_add(repeat.from));
+        if last.is_some() {
+            return Ok(());
+        }
+        // Underline the whole prefix, `repeat` to its last `key=value`.
+        let last = line.tokens[line.pos - 1];
+        let width = last.col + last.width() - keyword.col;
+        Err(self.error(
+            line,
+            keyword.col,
+            width,
+            format!(
+                "repeat numbers overflow: the last label suffix, {} + ({} - 1) * {}, is above {:#x}",
+                repeat.from,
+                repeat.count,
+                repeat.step,
+                usize::MAX
+            ),
+        ))
+    }
+
+    /// `arena ...`, which takes no prefix.
+    fn arena_statement<'a>(
+        &mut self,
+        line: &mut Line<'a, '_>,
+        keyword: Token<'_>,
+        prefixes: &Prefixes,
+    ) -> Result<Pending<'a>, ScriptError> {
+        if prefixes.expect_fail || prefixes.repeat.is_some() {
+            return Err(self.error(
+                line,
+                keyword.col,
+                5,
+                "`arena` cannot take `expect-fail` or `repeat`".to_string(),
+            ));
+        }
+        self.arena(line)
+    }
+
+    /// `add NAME BASE SIZE`.
+    fn add<'a>(&self, line: &mut Line<'a, '_>) -> Result<Pending<'a>, ScriptError> {
+        let arena = self.arena_ref(line)?;
+        let base = self.number(line, "the span's base address")?;
+        let size = self.number(line, "the span's size")?;
+        self.end(line)?;
+        Ok(Pending::Done(Op::Add { arena, base, size }))
+    }
+
+    /// `a SIZE LABEL`, from the first arena.
+    fn quick<'a>(
+        &self,
+        line: &mut Line<'a, '_>,
+        keyword: Token<'_>,
+    ) -> Result<Pending<'a>, ScriptError> {
+        if self.arenas.is_empty() {
+            return Err(self.error_at(
+                line,
+                keyword,
+                "`a` allocates from the first arena, but none is declared yet".into(),
+            ));
+        }
+        let size = self.number(line, "the size to allocate")?;
+        let label = self.label_name(line)?;
+        self.end(line)?;
+        Ok(Pending::Quick(size, label))
+    }
+
+    /// `free LABEL`, `f LABEL` or `free NAME ADDR SIZE`.
+    fn free<'a>(
+        &self,
+        line: &mut Line<'a, '_>,
+        keyword: Token<'_>,
+    ) -> Result<Pending<'a>, ScriptError> {
+        if keyword.text == "free" && line.remaining() == 3 {
+            let arena = self.arena_ref(line)?;
+            let addr = self.number(line, "the address to free")?;
+            let size = self.number(line, "the size to free")?;
+            return Ok(Pending::Done(Op::FreeAt { arena, addr, size }));
+        }
+        let label = self.label_name(line)?;
+        self.end(line)?;
+        Ok(Pending::Free(label))
+    }
+
+    /// `extend NAME BASE SIZE ALLOC [as LABEL]`.
+    fn extend<'a>(&self, line: &mut Line<'a, '_>) -> Result<Pending<'a>, ScriptError> {
+        let arena = self.arena_ref(line)?;
+        let base = self.number(line, "the base address of the range added")?;
+        let size = self.number(line, "the size of the range added")?;
+        let alloc = self.number(line, "the size to allocate from it")?;
+        let label = self.maybe_label(line)?;
+        let op = ExtendOp {
+            arena,
+            base,
+            size,
+            alloc,
+            label: None,
+        };
+        Ok(Pending::Extend(op, label))
+    }
+
+    /// `reap NAME`.
+    fn reap<'a>(&self, line: &mut Line<'a, '_>) -> Result<Pending<'a>, ScriptError> {
+        let arena = self.arena_ref(line)?;
+        self.end(line)?;
+        Ok(Pending::Done(Op::Reap(arena)))
+    }
+
+    /// `print [NAME]` (or `walk`).
+    fn print<'a>(&self, line: &mut Line<'a, '_>) -> Result<Pending<'a>, ScriptError> {
+        let arena = if line.peek().is_some() {
+            Some(self.arena_ref(line)?)
+        } else {
+            None
+        };
+        self.end(line)?;
+        Ok(Pending::Done(Op::Print(arena)))
     }
 
     fn maybe_label<'a>(
@@ -474,15 +809,43 @@ impl<'s> Parser<'s> {
         }
     }
 
-    fn arena(&mut self, line: &mut Line<'s, '_>) -> Result<Pending<'s>, ScriptError> {
-        let token = line.next();
-        let name = match token {
+    /// `arena NAME key=value...` after its keyword: declares the arena.
+    fn arena<'a>(&mut self, line: &mut Line<'a, '_>) -> Result<Pending<'a>, ScriptError> {
+        let name = self.new_arena_name(line)?;
+        let mut decl = ArenaDecl {
+            name: name.text.to_string(),
+            span: None,
+            quantum: 1,
+            source: None,
+            qcache_max: 0,
+            import_quantum: None,
+            limit: 0,
+            line: line.number,
+        };
+        let mut keys = ArenaKeys::default();
+        while let Some(t) = line.next() {
+            let Some(kv) = KeyValue::split(t) else {
+                return Err(self.expected(line, ARENA_KEYS, Some(t)));
+            };
+            self.arena_key(line, kv, &mut decl, &mut keys)?;
+        }
+        decl.span = self.arena_span(line, name, &keys)?;
+        self.check_alignment(line, &decl, &keys)?;
+        self.check_import_keys(line, &decl, &keys)?;
+        let index = self.arenas.len();
+        self.arena_index.insert(decl.name.clone(), index);
+        self.arenas.push(decl);
+        Ok(Pending::Done(Op::Arena(index)))
+    }
+
+    /// The name of a new arena: well-formed, short enough, not taken.
+    fn new_arena_name<'a>(&self, line: &mut Line<'a, '_>) -> Result<Token<'a>, ScriptError> {
+        let name = match line.next() {
             Some(t) if is_name(t.text) && t.text.len() <= NAME_MAX => t,
             Some(t) if is_name(t.text) => {
-                return Err(self.error(
+                return Err(self.error_at(
                     line,
-                    t.col,
-                    t.text.len() as u32,
+                    t,
                     format!(
                         "expected an arena name of at most {NAME_MAX} bytes, found `{}` ({} bytes)",
                         t.text,
@@ -499,86 +862,141 @@ impl<'s> Parser<'s> {
             }
         };
         if let Some(&previous) = self.arena_index.get(name.text) {
-            return Err(self.error(
+            return Err(self.error_at(
                 line,
-                name.col,
-                name.text.len() as u32,
+                name,
                 format!(
                     "arena `{}` is already declared at line {}",
                     name.text, self.arenas[previous].line
                 ),
             ));
         }
-        let mut decl = ArenaDecl {
-            name: name.text.to_string(),
-            span: None,
-            quantum: 1,
-            source: None,
-            qcache_max: 0,
-            import_quantum: None,
-            limit: 0,
-            line: line.number,
-        };
-        let (mut base, mut size) = (None, None);
-        const KEYS: &str =
-            "`base=`, `size=`, `quantum=`, `source=`, `qcache_max=`, `import_quantum=` or `limit=`";
-        while let Some(t) = line.next() {
-            let Some((key, value)) = t.text.split_once('=') else {
-                return Err(self.expected(line, KEYS, Some(t)));
-            };
-            let value_col = t.col + key.len() as u32 + 1;
-            match key {
-                "base" => base = Some(self.value_number(line, key, value, value_col)?),
-                "size" => size = Some(self.value_number(line, key, value, value_col)?),
-                "quantum" => decl.quantum = self.value_number(line, key, value, value_col)?,
-                "qcache_max" => decl.qcache_max = self.value_number(line, key, value, value_col)?,
-                "import_quantum" => {
-                    decl.import_quantum = Some(self.value_number(line, key, value, value_col)?)
-                }
-                "limit" => decl.limit = self.value_number(line, key, value, value_col)?,
-                "source" => match self.arena_index.get(value) {
-                    Some(&index) => decl.source = Some(index),
-                    None => {
-                        let mut err = self.error(
-                            line,
-                            value_col,
-                            value.chars().count().max(1) as u32,
-                            format!(
-                                "expected the name of an arena declared earlier after `source=`, found `{value}`"
-                            ),
-                        );
-                        if !self.arenas.is_empty() {
-                            err.note = Some(self.declared_arenas());
-                        }
-                        return Err(err);
-                    }
-                },
-                _ => return Err(self.expected(line, KEYS, Some(t))),
-            }
-        }
-        match (base, size) {
-            (_, Some(0)) | (None, None) => {}
-            (Some(b), Some(s)) => decl.span = Some((b, s)),
-            (None, Some(s)) => decl.span = Some((0, s)),
-            (Some(_), None) => {
-                return Err(self.error(
-                    line,
-                    name.col,
-                    name.text.len() as u32,
-                    format!(
-                        "arena `{}` has `base=` but no `size=` (give both, or neither for an arena that only imports or gets `add`ed spans)",
-                        name.text
-                    ),
-                ))
-            }
-        }
-        let index = self.arenas.len();
-        self.arena_index.insert(decl.name.clone(), index);
-        self.arenas.push(decl);
-        Ok(Pending::Done(Op::Arena(index)))
+        Ok(name)
     }
 
-    fn alloc(&self, line: &mut Line<'s, '_>, x: bool) -> Result<Pending<'s>, ScriptError> {
+    /// One `key=value` of an arena declaration.
+    fn arena_key<'a>(
+        &self,
+        line: &Line<'a, '_>,
+        kv: KeyValue<'a>,
+        decl: &mut ArenaDecl,
+        keys: &mut ArenaKeys<'a>,
+    ) -> Result<(), ScriptError> {
+        match kv.key {
+            "base" => keys.base = Some((self.value_number(line, kv)?, kv)),
+            "size" => keys.size = Some((self.value_number(line, kv)?, kv)),
+            "quantum" => decl.quantum = self.value_number(line, kv)?,
+            "qcache_max" => decl.qcache_max = self.value_number(line, kv)?,
+            "import_quantum" => {
+                decl.import_quantum = Some(self.value_number(line, kv)?);
+                keys.import_quantum = Some(kv);
+            }
+            "limit" => {
+                decl.limit = self.value_number(line, kv)?;
+                keys.limit = Some(kv);
+            }
+            "source" => decl.source = Some(self.source_arena(line, kv)?),
+            _ => return Err(self.expected(line, ARENA_KEYS, Some(kv.token))),
+        }
+        Ok(())
+    }
+
+    /// The arena named after `source=`: declared earlier.
+    fn source_arena(&self, line: &Line<'_, '_>, kv: KeyValue<'_>) -> Result<usize, ScriptError> {
+        if let Some(&index) = self.arena_index.get(kv.value) {
+            return Ok(index);
+        }
+        let mut err = self.error(
+            line,
+            kv.value_col,
+            kv.value_width(),
+            format!(
+                "expected the name of an arena declared earlier after `source=`, found `{}`",
+                kv.value
+            ),
+        );
+        if !self.arenas.is_empty() {
+            err.note = Some(self.declared_arenas());
+        }
+        Err(err)
+    }
+
+    /// The initial span from `base=` and `size=`.
+    fn arena_span(
+        &self,
+        line: &Line<'_, '_>,
+        name: Token<'_>,
+        keys: &ArenaKeys<'_>,
+    ) -> Result<Option<(usize, usize)>, ScriptError> {
+        match (keys.base.map(|b| b.0), keys.size.map(|s| s.0)) {
+            (_, Some(0)) | (None, None) => Ok(None),
+            (Some(b), Some(s)) => Ok(Some((b, s))),
+            (None, Some(s)) => Ok(Some((0, s))),
+            (Some(_), None) => Err(self.error_at(
+                line,
+                name,
+                format!(
+                    "arena `{}` has `base=` but no `size=` (give both, or neither for an arena that only imports or gets `add`ed spans)",
+                    name.text
+                ),
+            )),
+        }
+    }
+
+    /// The initial span must start and end on a quantum boundary (checked
+    /// here, where the offending key can be pointed at, when the quantum
+    /// is valid; an invalid quantum is the core's to refuse).
+    fn check_alignment(
+        &self,
+        line: &Line<'_, '_>,
+        decl: &ArenaDecl,
+        keys: &ArenaKeys<'_>,
+    ) -> Result<(), ScriptError> {
+        let quantum = decl.quantum;
+        if decl.span.is_none() || !quantum.is_power_of_two() {
+            return Ok(());
+        }
+        for (value, kv) in [keys.base, keys.size].into_iter().flatten() {
+            if value % quantum != 0 {
+                return Err(self.error(
+                    line,
+                    kv.value_col,
+                    kv.value_width(),
+                    format!(
+                        "arena `{}`: `{}={}` is not a multiple of the quantum {quantum:#x} (the initial span must start and end on a quantum boundary)",
+                        decl.name, kv.key, kv.value
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `limit=` and `import_quantum=` only mean something with a source.
+    fn check_import_keys(
+        &self,
+        line: &Line<'_, '_>,
+        decl: &ArenaDecl,
+        keys: &ArenaKeys<'_>,
+    ) -> Result<(), ScriptError> {
+        if decl.source.is_some() {
+            return Ok(());
+        }
+        let Some(kv) = keys.limit.or(keys.import_quantum) else {
+            return Ok(());
+        };
+        Err(self.error_at(
+            line,
+            kv.token,
+            format!(
+                "arena `{}` has `{}=` but no `source=`: it only applies to what an arena imports",
+                decl.name, kv.key
+            ),
+        ))
+    }
+
+    /// `alloc` or (`x`) `xalloc` after its keyword.
+    fn alloc<'a>(&self, line: &mut Line<'a, '_>, x: bool) -> Result<Pending<'a>, ScriptError> {
         let arena = self.arena_ref(line)?;
         let size = self.number(line, "the size to allocate")?;
         let mut op = AllocOp {
@@ -594,49 +1012,70 @@ impl<'s> Parser<'s> {
         } else {
             "`policy=`, `end`, `as LABEL` or end of line"
         };
-        let mut label = None;
         while let Some(t) = line.next() {
-            if t.text == "as" {
-                label = Some(self.label_name(line)?);
-                self.end(line)?;
-                break;
+            match t.text {
+                "as" => {
+                    let label = self.label_name(line)?;
+                    self.end(line)?;
+                    return Ok(Pending::Alloc(op, Some(label)));
+                }
+                "end" => op.from_end = true,
+                _ => self.alloc_option(line, t, keys, &mut op)?,
             }
-            if t.text == "end" {
-                op.from_end = true;
-                continue;
-            }
-            let Some((key, value)) = t.text.split_once('=') else {
-                return Err(self.expected(line, keys, Some(t)));
-            };
-            let value_col = t.col + key.len() as u32 + 1;
-            if key == "policy" {
-                op.policy = Some(parse_policy(value).ok_or_else(|| {
-                    self.error(
-                        line,
-                        value_col,
-                        value.chars().count().max(1) as u32,
-                        format!(
-                            "expected `instant`, `best`, `first` or `next` after `policy=`, found `{value}`"
-                        ),
-                    )
-                })?);
-                continue;
-            }
-            let Some(c) = op.constraints.as_mut() else {
-                return Err(self.expected(line, keys, Some(t)));
-            };
-            let set: fn(Constraints, usize) -> Constraints = match key {
-                "align" => Constraints::align,
-                "phase" => Constraints::phase,
-                "nocross" => Constraints::nocross,
-                "min" => Constraints::min,
-                "max" => Constraints::max,
-                _ => return Err(self.expected(line, keys, Some(t))),
-            };
-            *c = set(*c, self.value_number(line, key, value, value_col)?);
         }
-        Ok(Pending::Alloc(op, label))
+        Ok(Pending::Alloc(op, None))
     }
+
+    /// One `key=value` of an allocation: `policy=`, or a constraint of
+    /// `xalloc`.
+    fn alloc_option(
+        &self,
+        line: &Line<'_, '_>,
+        t: Token<'_>,
+        keys: &str,
+        op: &mut AllocOp,
+    ) -> Result<(), ScriptError> {
+        let Some(kv) = KeyValue::split(t) else {
+            return Err(self.expected(line, keys, Some(t)));
+        };
+        if kv.key == "policy" {
+            let policy = parse_policy(kv.value).ok_or_else(|| {
+                self.error(
+                    line,
+                    kv.value_col,
+                    kv.value_width(),
+                    format!(
+                        "expected `instant`, `best`, `first` or `next` after `policy=`, found `{}`",
+                        kv.value
+                    ),
+                )
+            })?;
+            op.policy = Some(policy);
+            return Ok(());
+        }
+        let Some(c) = op.constraints.as_mut() else {
+            return Err(self.expected(line, keys, Some(t)));
+        };
+        let set: fn(Constraints, usize) -> Constraints = match kv.key {
+            "align" => Constraints::align,
+            "phase" => Constraints::phase,
+            "nocross" => Constraints::nocross,
+            "min" => Constraints::min,
+            "max" => Constraints::max,
+            _ => return Err(self.expected(line, keys, Some(t))),
+        };
+        *c = set(*c, self.value_number(line, kv)?);
+        Ok(())
+    }
+}
+
+/// The keys of an arena declaration that later checks point at.
+#[derive(Default)]
+struct ArenaKeys<'a> {
+    base: Option<(usize, KeyValue<'a>)>,
+    size: Option<(usize, KeyValue<'a>)>,
+    limit: Option<KeyValue<'a>>,
+    import_quantum: Option<KeyValue<'a>>,
 }
 
 #[cfg(test)]
@@ -666,5 +1105,54 @@ mod tests {
         let e = parse("t.vmem", "arena h size=1K\nalloc h zz\n").unwrap_err();
         assert_eq!((e.line, e.col, e.width), (2, 9, 2));
         assert_eq!(e.message, "expected the size to allocate, found `zz`");
+    }
+
+    #[test]
+    fn repeat_suffix_overflow_is_an_error() {
+        let e = parse(
+            "t.vmem",
+            "arena h size=1K\nrepeat 2 from=18446744073709551615 alloc h 1 as x\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.col), (2, 1));
+        assert!(e.message.starts_with("repeat numbers overflow"), "{e}");
+        // The largest suffix itself is fine.
+        parse(
+            "t.vmem",
+            "arena h size=1K\nrepeat 1 from=18446744073709551615 alloc h 1 as x\n",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn the_statement_cap_is_for_the_whole_script() {
+        // Two lines each under the cap, together over it: the second is
+        // refused before anything is expanded.
+        let mut parser = Parser::new("t.vmem");
+        parser.line(1, "arena h size=1K\n").unwrap().unwrap();
+        parser.line(2, "repeat 9M reap h\n").unwrap().unwrap();
+        let e = parser.line(3, "repeat 9M reap h\n").err().unwrap();
+        assert_eq!((e.line, e.col, e.width), (3, 1, 6));
+        assert!(e.message.contains(&MAX_STATEMENTS.to_string()), "{e}");
+        // The arena line counts too.
+        let e = parse("t.vmem", "arena h size=1K\nrepeat 16M reap h\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        // `parse` finds it before expanding anything, and still reports a
+        // syntax error on an earlier line first.
+        let e = parse(
+            "t.vmem",
+            "arena h size=1K\nrepeat 9M alloc h 1 as x\nrepeat 9M alloc h 1 as x\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.col), (3, 1));
+        let e = parse("t.vmem", "arena h size=1K\nbogus\nrepeat 16M reap h\n").unwrap_err();
+        assert_eq!(e.line, 2);
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_located() {
+        let e = parse_bytes("t.vmem", b"arena h size=1K\nalloc h \xff\n").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 9));
+        assert!(e.message.contains("UTF-8"), "{e}");
     }
 }

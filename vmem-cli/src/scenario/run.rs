@@ -1,12 +1,13 @@
 //! Running a [`Script`] against real arenas.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use vmem_core::{AllocFlags, Arena, Policy, Segment, SegmentKind, SegmentTypes, Stats};
 use vmem_slab::{CacheStats, CachedArena, SlabError};
 
-use super::{AllocOp, ArenaDecl, ExtendOp, Label, Op, Script, ScriptError, Statement};
+use super::{AllocOp, ArenaDecl, ExtendOp, Label, Names, Op, Script, ScriptError, Statement};
 
 /// Statements between two calls of the progress callback.
 pub const PROGRESS_EVERY: u64 = 1 << 16;
@@ -18,7 +19,8 @@ pub struct RunOptions<'a> {
     /// (`replay --policy`, `--compare-policies`).
     pub policy: Option<Policy>,
     /// Replay mode: an allocation that fails is counted, not an error, and a
-    /// later free of its label is skipped.
+    /// later free of its label is skipped (a free of a label that was never
+    /// allocated is still an error).
     pub lenient: bool,
     /// Called every [`PROGRESS_EVERY`] statements with the number done.
     pub progress: Option<&'a dyn Fn(u64)>,
@@ -29,8 +31,11 @@ pub struct RunOptions<'a> {
 /// What became of a label.
 #[derive(Clone, Copy, Debug)]
 enum Slot {
-    /// Never allocated (or its allocation failed in lenient mode).
+    /// Never allocated.
     Empty,
+    /// Its allocation failed in lenient mode: a later free
+    /// of it is skipped.
+    Failed,
     /// Allocated and not freed yet.
     Live(Live),
     /// Freed at this line.
@@ -57,6 +62,14 @@ enum How {
     Extend,
 }
 
+/// An allocation the script made itself, found by its address (what
+/// `free NAME ADDR SIZE` may free).
+#[derive(Clone, Copy, Debug)]
+struct Direct {
+    live: Live,
+    label: Option<Label>,
+}
+
 /// One arena of a running scenario.
 pub struct ArenaState {
     /// Its declaration.
@@ -76,8 +89,10 @@ pub struct ArenaView {
     pub source: Option<String>,
     /// Its `qcache_max` as declared.
     pub qcache_max: usize,
-    /// Spans, allocated and free segments: spans in address order, each
-    /// followed by its segments in address order.
+    /// Spans, allocated and free segments and the next-fit rotor: spans
+    /// in address order, each followed by its segments in address order
+    /// (the rotor, which has no address of its own in the core, carries the
+    /// address of the place it holds in the list, and size 0).
     pub segments: Vec<Segment>,
     /// The arena's counters.
     pub stats: Stats,
@@ -158,25 +173,67 @@ impl World {
 
 fn view(all: &[ArenaState], state: &ArenaState) -> ArenaView {
     let arena = state.cached.arena();
-    let mut groups: Vec<Vec<Segment>> = Vec::new();
-    arena.walk(SegmentTypes::ALL, |seg| {
-        if matches!(seg.kind, SegmentKind::Span | SegmentKind::ImportedSpan) || groups.is_empty() {
-            groups.push(Vec::new());
-        }
-        groups.last_mut().expect("a group").push(seg);
-    });
-    // An importing arena lists spans in arrival order; print by address.
-    groups.sort_by_key(|g| g[0].start);
     ArenaView {
         name: state.decl.name.clone(),
         quantum: arena.quantum(),
         source: state.decl.source.map(|i| all[i].decl.name.clone()),
         qcache_max: state.decl.qcache_max,
-        segments: groups.into_iter().flatten().collect(),
+        segments: segments(arena),
         stats: arena.stats(),
         max_free: arena.max_free(),
         qcaches: state.cached.cache_stats(),
     }
+}
+
+fn is_span(kind: SegmentKind) -> bool {
+    matches!(kind, SegmentKind::Span | SegmentKind::ImportedSpan)
+}
+
+/// The arena's segments and its next-fit rotor: spans in address order,
+/// each followed by what is inside it in list order.
+fn segments(arena: &Arena) -> Vec<Segment> {
+    let mut list = Vec::new();
+    arena.walk(SegmentTypes::ALL | SegmentTypes::ROTOR, |seg| {
+        list.push(seg)
+    });
+    for i in 0..list.len() {
+        if list[i].kind == SegmentKind::Rotor {
+            list[i].start = rotor_address(&list, i);
+        }
+    }
+    // A group per span; what comes before the first span (the rotor of a
+    // new arena) joins the first group, ahead of its span.
+    let mut groups: Vec<Vec<Segment>> = Vec::new();
+    let mut lead = Vec::new();
+    for seg in list {
+        if is_span(seg.kind) {
+            lead.push(seg);
+            groups.push(core::mem::take(&mut lead));
+        } else if let Some(group) = groups.last_mut() {
+            group.push(seg);
+        } else {
+            lead.push(seg);
+        }
+    }
+    if !lead.is_empty() {
+        groups.push(lead);
+    }
+    // An importing arena lists spans in arrival order; show them by address.
+    groups.sort_by_key(|g| g.iter().find(|s| is_span(s.kind)).unwrap_or(&g[0]).start);
+    groups.into_iter().flatten().collect()
+}
+
+/// Where the rotor at `list[i]` stands (the core keeps no address for it):
+/// at the start of the segment after it in its span, else at the end of
+/// its span, else (before any span) at the start of the next span.
+fn rotor_address(list: &[Segment], i: usize) -> usize {
+    if let Some(next) = list.get(i + 1).filter(|s| !is_span(s.kind)) {
+        return next.start;
+    }
+    if let Some(span) = list[..i].iter().rev().find(|s| is_span(s.kind)) {
+        return span.start + span.size;
+    }
+    list.get(i + 1).map_or(0, |s| s.start)
 }
 
 /// Pins the calling thread to the CPU it is on, so quantum caches (created
@@ -206,51 +263,34 @@ fn slab_message(err: &SlabError) -> String {
     }
 }
 
-struct Runner<'s, 'o> {
-    script: &'s Script,
+/// Executes statements one at a time against real arenas: what [`run`]
+/// does for a whole [`Script`], and a streamed run for each line it reads.
+pub(crate) struct Runner<'o> {
     options: &'o RunOptions<'o>,
     arenas: Vec<ArenaState>,
     slots: Vec<Slot>,
+    /// Allocations by `(arena, address)`: every unlabelled one, and the
+    /// labelled ones too once `indexed_labels` is set (by the first
+    /// `free NAME ADDR SIZE`: a trace that never frees by address pays
+    /// nothing for it).
+    direct: HashMap<(u32, usize), Direct>,
+    indexed_labels: bool,
+    /// Whether the thread was pinned (before the first quantum caches).
+    pinned: bool,
     prints: Vec<Printed>,
     report: RunReport,
+    started: Instant,
 }
 
 /// Runs `script`. The first statement that goes wrong (an allocation that
 /// fails without `expect-fail`, a free of an unknown label, ...) stops the
 /// run with an error naming its line.
 pub fn run(script: &Script, options: &RunOptions<'_>) -> Result<World, ScriptError> {
-    if script.arenas.iter().any(|a| a.qcache_max != 0) {
-        pin_to_one_cpu();
+    let mut runner = Runner::new(options);
+    for statement in &script.statements {
+        runner.step(script, statement)?;
     }
-    let mut runner = Runner {
-        script,
-        options,
-        arenas: Vec::with_capacity(script.arenas.len()),
-        slots: vec![Slot::Empty; script.labels.len()],
-        prints: Vec::new(),
-        report: RunReport {
-            peak_in_use: vec![0; script.arenas.len()],
-            ..RunReport::default()
-        },
-    };
-    let start = Instant::now();
-    for (i, statement) in script.statements.iter().enumerate() {
-        runner.statement(statement)?;
-        let done = i as u64 + 1;
-        if done % PROGRESS_EVERY == 0 {
-            if let Some(progress) = options.progress {
-                progress(done);
-            }
-        }
-    }
-    runner.report.elapsed = start.elapsed();
-    runner.report.ops = script.statements.len() as u64;
-    runner.report.peak_in_use.truncate(runner.arenas.len());
-    Ok(World {
-        arenas: runner.arenas,
-        prints: runner.prints,
-        report: runner.report,
-    })
+    Ok(runner.finish())
 }
 
 /// What a statement did, before `expect-fail` is taken into account.
@@ -259,9 +299,55 @@ enum Outcome {
     Failed(String),
 }
 
-impl Runner<'_, '_> {
-    fn error(&self, st: &Statement, message: String, note: Option<String>) -> ScriptError {
-        let text = self.script.line_text(st.line).map(str::to_string);
+impl<'o> Runner<'o> {
+    /// A runner with no arena yet.
+    pub(crate) fn new(options: &'o RunOptions<'o>) -> Runner<'o> {
+        Runner {
+            options,
+            arenas: Vec::new(),
+            slots: Vec::new(),
+            direct: HashMap::new(),
+            indexed_labels: false,
+            pinned: false,
+            prints: Vec::new(),
+            report: RunReport::default(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Runs one statement, then reports progress if it is time to.
+    pub(crate) fn step(&mut self, names: &dyn Names, st: &Statement) -> Result<(), ScriptError> {
+        if self.slots.len() < names.label_count() {
+            self.slots.resize(names.label_count(), Slot::Empty);
+        }
+        self.statement(names, st)?;
+        self.report.ops += 1;
+        if self.report.ops % PROGRESS_EVERY == 0 {
+            if let Some(progress) = self.options.progress {
+                progress(self.report.ops);
+            }
+        }
+        Ok(())
+    }
+
+    /// The arenas and figures at the end of the run.
+    pub(crate) fn finish(mut self) -> World {
+        self.report.elapsed = self.started.elapsed();
+        World {
+            arenas: self.arenas,
+            prints: self.prints,
+            report: self.report,
+        }
+    }
+
+    fn error(
+        &self,
+        names: &dyn Names,
+        st: &Statement,
+        message: String,
+        note: Option<String>,
+    ) -> ScriptError {
+        let text = names.line_text(st.line).map(str::to_string);
         let width = text
             .as_deref()
             .map(|t| {
@@ -275,7 +361,7 @@ impl Runner<'_, '_> {
             })
             .unwrap_or(1) as u32;
         ScriptError {
-            file: self.script.file.clone(),
+            file: names.file().to_string(),
             line: st.line,
             col: st.col,
             width,
@@ -285,16 +371,8 @@ impl Runner<'_, '_> {
         }
     }
 
-    fn label_name(&self, label: Label) -> &str {
-        &self.script.labels[label.0 as usize]
-    }
-
-    fn arena_name(&self, arena: usize) -> &str {
-        &self.script.arenas[arena].name
-    }
-
-    fn statement(&mut self, st: &Statement) -> Result<(), ScriptError> {
-        let outcome = self.execute(st)?;
+    fn statement(&mut self, names: &dyn Names, st: &Statement) -> Result<(), ScriptError> {
+        let outcome = self.execute(names, st)?;
         match (outcome, st.expect_fail) {
             (Outcome::Ok, false) => Ok(()),
             (Outcome::Failed(_), true) => {
@@ -305,11 +383,13 @@ impl Runner<'_, '_> {
                 Ok(())
             }
             (Outcome::Ok, true) => Err(self.error(
+                names,
                 st,
                 "expected this to fail, but it succeeded".to_string(),
                 None,
             )),
             (Outcome::Failed(message), false) => Err(self.error(
+                names,
                 st,
                 message,
                 Some("prefix the line with `expect-fail` if the failure is intended".to_string()),
@@ -318,14 +398,20 @@ impl Runner<'_, '_> {
     }
 
     /// Claims `label` for a new allocation (it must not be live).
-    fn check_label_free(&self, st: &Statement, label: Option<Label>) -> Result<(), ScriptError> {
+    fn check_label_free(
+        &self,
+        names: &dyn Names,
+        st: &Statement,
+        label: Option<Label>,
+    ) -> Result<(), ScriptError> {
         if let Some(label) = label {
             if let Slot::Live(live) = self.slots[label.0 as usize] {
                 return Err(self.error(
+                    names,
                     st,
                     format!(
                         "label `{}` is still in use (allocated at line {}); free it first or pick another",
-                        self.label_name(label),
+                        names.label(label),
                         live.line
                     ),
                     None,
@@ -335,6 +421,7 @@ impl Runner<'_, '_> {
         Ok(())
     }
 
+    /// Notes a new allocation: the arena's peak, the label, the index.
     fn record(&mut self, label: Option<Label>, live: Live) {
         let arena = live.arena as usize;
         let in_use = self.arenas[arena].cached.arena().size(SegmentTypes::ALLOC);
@@ -343,150 +430,280 @@ impl Runner<'_, '_> {
         if let Some(label) = label {
             self.slots[label.0 as usize] = Slot::Live(live);
         }
+        if label.is_none() || self.indexed_labels {
+            self.direct
+                .insert((live.arena, live.addr), Direct { live, label });
+        }
     }
 
-    fn execute(&mut self, st: &Statement) -> Result<Outcome, ScriptError> {
-        Ok(match &st.op {
-            Op::Arena(index) => {
-                let decl = &self.script.arenas[*index];
-                match self.create(decl) {
-                    Ok(cached) => {
-                        self.arenas.push(ArenaState {
-                            decl: decl.clone(),
-                            cached,
-                        });
-                        Outcome::Ok
-                    }
-                    Err(err) => {
-                        return Err(self.error(st, format!("cannot create arena: {err}"), None))
-                    }
-                }
-            }
-            Op::Add { arena, base, size } => {
-                match self.arenas[*arena].cached.arena().add(*base, *size) {
-                    Ok(()) => Outcome::Ok,
-                    Err(err) => Outcome::Failed(format!("add failed: {err}")),
-                }
-            }
-            Op::Alloc(op) => self.alloc(st, op)?,
-            Op::Quick { size, label } => {
-                let op = AllocOp {
-                    arena: 0,
-                    size: *size,
-                    policy: None,
-                    from_end: false,
-                    constraints: None,
-                    label: Some(*label),
-                };
-                self.alloc(st, &op)?
-            }
-            Op::Free(label) => match self.slots[label.0 as usize] {
-                Slot::Live(live) => {
-                    let cached = &self.arenas[live.arena as usize].cached;
-                    let result = match live.how {
-                        How::Alloc => cached.free(live.addr, live.size),
-                        How::XAlloc => cached.xfree(live.addr, live.size),
-                        How::Extend => {
-                            cached.arena().free(live.addr, live.size).map_err(|source| {
-                                SlabError::Arena {
-                                    cache: *cached.arena().name(),
-                                    source,
-                                }
-                            })
-                        }
-                    };
-                    match result {
-                        Ok(()) => {
-                            self.slots[label.0 as usize] = Slot::Freed(st.line);
-                            Outcome::Ok
-                        }
-                        Err(err) => Outcome::Failed(format!("free failed: {}", slab_message(&err))),
-                    }
-                }
-                Slot::Freed(line) => {
-                    return Err(self.error(
-                        st,
-                        format!(
-                            "label `{}` was already freed at line {line}",
-                            self.label_name(*label)
-                        ),
-                        None,
-                    ))
-                }
-                Slot::Empty if self.options.lenient => {
-                    self.report.skipped_frees += 1;
-                    Outcome::Ok
-                }
-                Slot::Empty => {
-                    return Err(self.error(
-                        st,
-                        format!(
-                            "no allocation is labelled `{}` (label it with `as {}` first)",
-                            self.label_name(*label),
-                            self.label_name(*label)
-                        ),
-                        None,
-                    ))
-                }
-            },
-            Op::FreeAt { arena, addr, size } => {
-                match self.arenas[*arena].cached.arena().free(*addr, *size) {
-                    Ok(()) => Outcome::Ok,
-                    Err(err) => Outcome::Failed(format!("free failed: {err}")),
-                }
-            }
-            Op::Extend(op) => {
-                let ExtendOp {
-                    arena,
-                    base,
-                    size,
-                    alloc,
-                    label,
-                } = **op;
-                self.check_label_free(st, label)?;
-                match self.arenas[arena]
-                    .cached
-                    .arena()
-                    .extend_alloc(base, size, alloc)
-                {
-                    Ok(addr) => {
-                        self.record(
-                            label,
-                            Live {
-                                arena: arena as u32,
-                                addr,
-                                size: alloc,
-                                how: How::Extend,
-                                line: st.line,
-                            },
-                        );
-                        Outcome::Ok
-                    }
-                    Err(err) => Outcome::Failed(format!("extend failed: {err}")),
-                }
-            }
+    /// One statement, by kind.
+    fn execute(&mut self, names: &dyn Names, st: &Statement) -> Result<Outcome, ScriptError> {
+        match &st.op {
+            Op::Arena(index) => self.create_arena(names, st, *index),
+            Op::Add { arena, base, size } => Ok(self.add(*arena, *base, *size)),
+            Op::Alloc(op) => self.alloc(names, st, op),
+            Op::Quick { size, label } => self.quick(names, st, *size, *label),
+            Op::Free(label) => self.free_label(names, st, *label),
+            Op::FreeAt { arena, addr, size } => Ok(self.free_at(st, *arena, *addr, *size)),
+            Op::Extend(op) => self.extend(names, st, op),
             Op::Reap(arena) => {
                 self.arenas[*arena].cached.reap();
-                Outcome::Ok
+                Ok(Outcome::Ok)
             }
             Op::Print(which) => {
-                if !self.options.skip_prints {
-                    let views = match which {
-                        Some(i) => vec![view(&self.arenas, &self.arenas[*i])],
-                        None => self.arenas.iter().map(|a| view(&self.arenas, a)).collect(),
-                    };
-                    self.prints.push(Printed {
-                        line: st.line,
-                        views,
-                    });
+                self.print(st, *which);
+                Ok(Outcome::Ok)
+            }
+        }
+    }
+
+    /// `arena`: creates the arena with this index.
+    fn create_arena(
+        &mut self,
+        names: &dyn Names,
+        st: &Statement,
+        index: usize,
+    ) -> Result<Outcome, ScriptError> {
+        let decl = names.arena(index);
+        if decl.qcache_max != 0 && !self.pinned {
+            pin_to_one_cpu();
+            self.pinned = true;
+        }
+        match self.create(decl) {
+            Ok(cached) => {
+                self.arenas.push(ArenaState {
+                    decl: decl.clone(),
+                    cached,
+                });
+                self.report.peak_in_use.push(0);
+                Ok(Outcome::Ok)
+            }
+            Err(err) => Err(self.error(names, st, format!("cannot create arena: {err}"), None)),
+        }
+    }
+
+    /// `add`.
+    fn add(&self, arena: usize, base: usize, size: usize) -> Outcome {
+        match self.arenas[arena].cached.arena().add(base, size) {
+            Ok(()) => Outcome::Ok,
+            Err(err) => Outcome::Failed(format!("add failed: {err}")),
+        }
+    }
+
+    /// `a SIZE LABEL`: a plain allocation from the first arena.
+    fn quick(
+        &mut self,
+        names: &dyn Names,
+        st: &Statement,
+        size: usize,
+        label: Label,
+    ) -> Result<Outcome, ScriptError> {
+        let op = AllocOp {
+            arena: 0,
+            size,
+            policy: None,
+            from_end: false,
+            constraints: None,
+            label: Some(label),
+        };
+        self.alloc(names, st, &op)
+    }
+
+    /// Frees `live` with the call matching how it was allocated.
+    fn release(&self, live: &Live) -> Result<(), SlabError> {
+        let cached = &self.arenas[live.arena as usize].cached;
+        match live.how {
+            How::Alloc => cached.free(live.addr, live.size),
+            How::XAlloc => cached.xfree(live.addr, live.size),
+            How::Extend => {
+                cached
+                    .arena()
+                    .free(live.addr, live.size)
+                    .map_err(|source| SlabError::Arena {
+                        cache: *cached.arena().name(),
+                        source,
+                    })
+            }
+        }
+    }
+
+    /// `free LABEL`. A label that was never allocated is an error in every
+    /// mode; one whose allocation failed in lenient mode is skipped.
+    fn free_label(
+        &mut self,
+        names: &dyn Names,
+        st: &Statement,
+        label: Label,
+    ) -> Result<Outcome, ScriptError> {
+        let name = names.label(label);
+        match self.slots[label.0 as usize] {
+            Slot::Live(live) => Ok(match self.release(&live) {
+                Ok(()) => {
+                    self.slots[label.0 as usize] = Slot::Freed(st.line);
+                    if self.indexed_labels {
+                        self.direct.remove(&(live.arena, live.addr));
+                    }
+                    Outcome::Ok
+                }
+                Err(err) => Outcome::Failed(format!("free failed: {}", slab_message(&err))),
+            }),
+            Slot::Failed => {
+                self.report.skipped_frees += 1;
+                Ok(Outcome::Ok)
+            }
+            Slot::Freed(line) => Err(self.error(
+                names,
+                st,
+                format!("label `{name}` was already freed at line {line}"),
+                None,
+            )),
+            Slot::Empty => Err(self.error(
+                names,
+                st,
+                format!("no allocation is labelled `{name}` (label it with `as {name}` first)"),
+                None,
+            )),
+        }
+    }
+
+    /// Puts every live labelled allocation in the address index (once).
+    fn index_labels(&mut self) {
+        if self.indexed_labels {
+            return;
+        }
+        self.indexed_labels = true;
+        for (i, slot) in self.slots.iter().enumerate() {
+            if let Slot::Live(live) = *slot {
+                let label = Some(Label(i as u32));
+                self.direct
+                    .insert((live.arena, live.addr), Direct { live, label });
+            }
+        }
+    }
+
+    /// `free NAME ADDR SIZE`: only an allocation the script made on that
+    /// arena, with its exact address and size. Anything else (a slab of a
+    /// quantum cache, a span a child imported, a wrong size) is refused
+    /// here: the library would take it and panic later.
+    fn free_at(&mut self, st: &Statement, arena: usize, addr: usize, size: usize) -> Outcome {
+        self.index_labels();
+        let key = (arena as u32, addr);
+        let Some(direct) = self.direct.get(&key).copied() else {
+            return Outcome::Failed(self.foreign_range(st, arena, addr, size));
+        };
+        if direct.live.size != size {
+            return Outcome::Failed(format!(
+                "free refused: the allocation at {addr:#x} in `{}` was made with size {:#x} (line {}), not {size:#x}",
+                self.arenas[arena].decl.name, direct.live.size, direct.live.line
+            ));
+        }
+        match self.release(&direct.live) {
+            Ok(()) => {
+                self.direct.remove(&key);
+                if let Some(label) = direct.label {
+                    self.slots[label.0 as usize] = Slot::Freed(st.line);
                 }
                 Outcome::Ok
             }
+            Err(err) => Outcome::Failed(format!("free failed: {}", slab_message(&err))),
+        }
+    }
+
+    /// Why `[addr, addr + size)` of `arena` is not the script's to free.
+    /// (Worked out by walking, at most once per run but for `expect-fail`,
+    /// whose message nobody reads.)
+    fn foreign_range(&self, st: &Statement, arena: usize, addr: usize, size: usize) -> String {
+        let name = &self.arenas[arena].decl.name;
+        let range = format!("[{addr:#x}, +{size:#x})");
+        if st.expect_fail {
+            return format!("free of {range} refused");
+        }
+        let contains = |s: &Segment| s.start <= addr && addr - s.start < s.size.max(1);
+        for child in self.arenas.iter().filter(|a| a.decl.source == Some(arena)) {
+            let mut imported = false;
+            child.cached.arena().walk(SegmentTypes::SPAN, |s| {
+                imported |= s.kind == SegmentKind::ImportedSpan && contains(&s);
+            });
+            if imported {
+                return format!(
+                    "free refused: {range} is in a span that arena `{}` imported from `{name}`; it goes back to `{name}` when everything `{}` allocated in it is freed",
+                    child.decl.name, child.decl.name
+                );
+            }
+        }
+        let cached = &self.arenas[arena].cached;
+        let mut in_segment = false;
+        cached
+            .arena()
+            .walk(SegmentTypes::ALLOC, |s| in_segment |= contains(&s));
+        if in_segment && cached.qcache_max() > 0 {
+            return format!(
+                "free refused: {range} is in a slab of `{name}`'s quantum caches; free the objects allocated from it (by label or address) and `reap {name}` returns empty slabs"
+            );
+        }
+        format!(
+            "free refused: no allocation this script made on `{name}` starts at {addr:#x} (a free by address takes the address and size an `alloc`, `xalloc` or `extend` got)"
+        )
+    }
+
+    /// `extend`.
+    fn extend(
+        &mut self,
+        names: &dyn Names,
+        st: &Statement,
+        op: &ExtendOp,
+    ) -> Result<Outcome, ScriptError> {
+        let ExtendOp {
+            arena,
+            base,
+            size,
+            alloc,
+            label,
+        } = *op;
+        self.check_label_free(names, st, label)?;
+        let result = self.arenas[arena]
+            .cached
+            .arena()
+            .extend_alloc(base, size, alloc);
+        Ok(match result {
+            Ok(addr) => {
+                let live = Live {
+                    arena: arena as u32,
+                    addr,
+                    size: alloc,
+                    how: How::Extend,
+                    line: st.line,
+                };
+                self.record(label, live);
+                Outcome::Ok
+            }
+            Err(err) => Outcome::Failed(format!("extend failed: {err}")),
         })
     }
 
-    fn alloc(&mut self, st: &Statement, op: &AllocOp) -> Result<Outcome, ScriptError> {
-        self.check_label_free(st, op.label)?;
+    /// `print`: a snapshot of one arena or all.
+    fn print(&mut self, st: &Statement, which: Option<usize>) {
+        if self.options.skip_prints {
+            return;
+        }
+        let views = match which {
+            Some(i) => vec![view(&self.arenas, &self.arenas[i])],
+            None => self.arenas.iter().map(|a| view(&self.arenas, a)).collect(),
+        };
+        self.prints.push(Printed {
+            line: st.line,
+            views,
+        });
+    }
+
+    /// `alloc`, `xalloc` and `a`.
+    fn alloc(
+        &mut self,
+        names: &dyn Names,
+        st: &Statement,
+        op: &AllocOp,
+    ) -> Result<Outcome, ScriptError> {
+        self.check_label_free(names, st, op.label)?;
         let policy = self
             .options
             .policy
@@ -500,26 +717,24 @@ impl Runner<'_, '_> {
         };
         match result {
             Ok(addr) => {
-                self.record(
-                    op.label,
-                    Live {
-                        arena: op.arena as u32,
-                        addr,
-                        size: op.size,
-                        how,
-                        line: st.line,
-                    },
-                );
+                let live = Live {
+                    arena: op.arena as u32,
+                    addr,
+                    size: op.size,
+                    how,
+                    line: st.line,
+                };
+                self.record(op.label, live);
+                Ok(Outcome::Ok)
+            }
+            Err(_) if self.options.lenient && !st.expect_fail => {
+                self.report.failed_allocs += 1;
+                if let Some(label) = op.label {
+                    self.slots[label.0 as usize] = Slot::Failed;
+                }
                 Ok(Outcome::Ok)
             }
             Err(err) => {
-                if self.options.lenient && !st.expect_fail {
-                    self.report.failed_allocs += 1;
-                    if let Some(label) = op.label {
-                        self.slots[label.0 as usize] = Slot::Empty;
-                    }
-                    return Ok(Outcome::Ok);
-                }
                 let call = if how == How::XAlloc {
                     "xalloc"
                 } else {
@@ -528,7 +743,7 @@ impl Runner<'_, '_> {
                 Ok(Outcome::Failed(format!(
                     "{call} of {:#x} from `{}` failed: {}",
                     op.size,
-                    self.arena_name(op.arena),
+                    self.arenas[op.arena].decl.name,
                     slab_message(&err)
                 )))
             }
