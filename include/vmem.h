@@ -10,32 +10,57 @@
 
 #include <stddef.h>
 #include <stdint.h>
-/* Import and release functions (illumos sys/vmem.h); `struct vmem_t` is
- * the opaque arena, `vmem_t`, declared below. */
-struct vmem_t;
-typedef void *(vmem_alloc_t)(struct vmem_t *, size_t, int);
-typedef void (vmem_free_t)(struct vmem_t *, void *, size_t);
-typedef void *(vmem_ximport_t)(struct vmem_t *, size_t *, size_t, int);
 
-/* Allocation flags (illumos values). */
-#define VM_SLEEP 0x0            /* may sleep until the request can be met */
-#define VM_NOSLEEP 0x1          /* fail (return NULL) rather than sleep */
-#define VM_PANIC 0x2            /* abort, with a message, rather than fail */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * An arena. Only pointers to it are handled: vmem_create and vmem_xcreate
+ * return one, which the caller owns until it hands it to vmem_destroy
+ * (after destroying every arena that imports from it). The struct tag is
+ * `vmem`, as in illumos, libumem and the BSDs, so `struct vmem *` and
+ * `vmem_t *` are the same type.
+ */
+typedef struct vmem vmem_t;
+
+/*
+ * An arena's import and release functions (vmem_create takes pointers to
+ * them). The first argument is the `source` given to vmem_create, usually
+ * the parent arena: vmem_alloc and vmem_free are of these types. The int is
+ * the allocation's VM_SLEEP or VM_NOSLEEP.
+ */
+typedef void *(vmem_alloc_t)(vmem_t *, size_t, int);
+typedef void (vmem_free_t)(vmem_t *, void *, size_t);
+/*
+ * vmem_xcreate's import function: imports at least *size bytes, aligned to
+ * the size_t argument when the arena has VMC_XALIGN, and may raise *size to
+ * what it really imported.
+ */
+typedef void *(vmem_ximport_t)(vmem_t *, size_t *, size_t, int);
+
+/*
+ * Allocation flags: the vmflag of vmem_alloc, vmem_xalloc and vmem_add.
+ * Illumos' values.
+ */
+#define VM_SLEEP 0x0            /* wait until the request can be met */
+#define VM_NOSLEEP 0x1          /* return NULL if nothing fits now */
+#define VM_PANIC 0x2            /* abort the process rather than fail */
 #define VM_PUSHPAGE 0x4         /* accepted, no effect */
-#define VM_KMFLAGS 0xff         /* the flags passed on to import functions */
+#define VM_KMFLAGS 0xff         /* mask of the four flags above */
 #define VM_BESTFIT 0x100        /* best-fit placement */
 #define VM_FIRSTFIT 0x200       /* first-fit placement */
 #define VM_NEXTFIT 0x400        /* next-fit: cycle through the arena */
 #define VM_ENDALLOC 0x4000      /* place at the high end of the segment */
 
-/* Creation flags (vmem_create/vmem_xcreate). */
+/* Creation flags: the vmflag of vmem_create and vmem_xcreate. */
 #define VMC_POPULATOR 0x10000   /* accepted, no effect */
 #define VMC_NO_QCACHE 0x20000   /* no quantum caches, whatever qcache_max */
 #define VMC_IDENTIFIER 0x40000  /* accepted, no effect */
 #define VMC_XALLOC 0x80000      /* import is a vmem_ximport_t (vmem_xcreate) */
 #define VMC_XALIGN 0x100000     /* the ximport function honours align */
 
-/* Segment types for vmem_walk and vmem_size. */
+/* Segment types: the typemask of vmem_walk and vmem_size. */
 #define VMEM_ALLOC 0x01         /* allocated segments */
 #define VMEM_FREE 0x02          /* free segments */
 #define VMEM_SPAN 0x10          /* spans */
@@ -48,23 +73,8 @@ typedef void *(vmem_ximport_t)(struct vmem_t *, size_t *, size_t, int);
 #define VMEM_MAXFREE 0x1000
 
 /* Extension (FreeBSD): called before an allocation of the arena fails. */
-typedef void (vmem_reclaim_t)(struct vmem_t *, int);
+typedef void (vmem_reclaim_t)(vmem_t *, int);
 
-
-/**
- * The arena behind a C `vmem_t *`.
- *
- * A `vmem_t *` is a `Box<Vmem>` turned into a raw pointer by `vmem_create`
- * or `vmem_xcreate` and turned back (and dropped) by `vmem_destroy`; C only
- * ever sees it as an opaque pointer. Inside is a `vmem_core::Arena`, or a
- * `vmem_slab::CachedArena` (the arena plus its quantum caches) when the
- * arena was created with a `qcache_max` of at least one quantum. Every
- * operation takes `&Vmem`, so any number of threads may use one arena.
- *
- * The C import and free functions, and their `source` argument, live in
- * the arena as its `vmem_core::Source` (see `CSource`).
- */
-typedef struct vmem_t vmem_t;
 
 /**
  * An arena's counters (`vmem_kstat_t` in C), filled in by
@@ -174,10 +184,6 @@ typedef struct {
    */
   uint64_t qcache_slabs;
 } vmem_kstat_t;
-
-#ifdef __cplusplus
-extern "C" {
-#endif // __cplusplus
 
 /**
  * Creates an arena named `name` with the initial span `[base, base +
@@ -370,7 +376,7 @@ void vmem_arena_update(vmem_t *vmp);
 void vmem_qcache_reap(vmem_t *vmp);
 
 #ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
+}
+#endif
 
 #endif  /* VMEM_H */
