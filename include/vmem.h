@@ -41,17 +41,23 @@ typedef void *(vmem_ximport_t)(vmem_t *, size_t *, size_t, int);
 
 /*
  * Allocation flags: the vmflag of vmem_alloc, vmem_xalloc and vmem_add.
- * Illumos' values.
+ * Illumos' values; flags of the illumos kernel that mean nothing to a
+ * process are accepted and have no effect.
  */
 #define VM_SLEEP 0x0            /* wait until the request can be met */
 #define VM_NOSLEEP 0x1          /* return NULL if nothing fits now */
 #define VM_PANIC 0x2            /* abort the process rather than fail */
 #define VM_PUSHPAGE 0x4         /* accepted, no effect */
 #define VM_KMFLAGS 0xff         /* mask of the four flags above */
+#define VM_UMFLAGS 0xff         /* libumem's name for VM_KMFLAGS */
 #define VM_BESTFIT 0x100        /* best-fit placement */
 #define VM_FIRSTFIT 0x200       /* first-fit placement */
 #define VM_NEXTFIT 0x400        /* next-fit: cycle through the arena */
+#define VM_MEMLOAD 0x800        /* illumos kernel only: accepted, no effect */
+#define VM_NORELOC 0x1000       /* illumos kernel only: accepted, no effect */
+#define VM_ABORT 0x2000         /* fail at once, even with VM_SLEEP */
 #define VM_ENDALLOC 0x4000      /* place at the high end of the segment */
+#define VM_FLAGS 0xffff         /* every allocation flag */
 
 /* Creation flags: the vmflag of vmem_create and vmem_xcreate. */
 #define VMC_POPULATOR 0x10000   /* accepted, no effect */
@@ -59,6 +65,7 @@ typedef void *(vmem_ximport_t)(vmem_t *, size_t *, size_t, int);
 #define VMC_IDENTIFIER 0x40000  /* accepted, no effect */
 #define VMC_XALLOC 0x80000      /* import is a vmem_ximport_t (vmem_xcreate) */
 #define VMC_XALIGN 0x100000     /* the ximport function honours align */
+#define VMC_FLAGS 0xffff0000    /* every creation flag */
 
 /* Segment types: the typemask of vmem_walk and vmem_size. */
 #define VMEM_ALLOC 0x01         /* allocated segments */
@@ -71,6 +78,10 @@ typedef void *(vmem_ximport_t)(vmem_t *, size_t *, size_t, int);
 /* Extension: vmem_size(vmp, VMEM_MAXFREE) is the largest free segment.
  * FreeBSD's value, 0x10, is illumos' VMEM_SPAN; this one is free. */
 #define VMEM_MAXFREE 0x1000
+
+/* The size of libumem's arena-name buffer, NUL included (libumem keeps 29
+ * bytes of a name; libvmem keeps 31). */
+#define VMEM_NAMELEN 30
 
 /* Extension (FreeBSD): called before an allocation of the arena fails. */
 typedef void (vmem_reclaim_t)(vmem_t *, int);
@@ -193,8 +204,12 @@ typedef struct {
  * `ffunc(source, addr, size)` once wholly free; `source` is usually another
  * arena, with `vmem_alloc` and `vmem_free` as the functions. Sizes up to
  * `qcache_max` are served by quantum caches (at most 16 quanta), unless
- * `VMC_NO_QCACHE` is in `vmflag`. Returns NULL if boundary-tag memory runs
- * out; aborts on bad arguments.
+ * `VMC_NO_QCACHE` is in `vmflag`; the other creation flags are accepted.
+ * The name is copied (up to 31 bytes). Returns NULL if boundary-tag memory
+ * runs out; aborts on bad arguments.
+ *
+ * The caller owns the arena: destroy it with `vmem_destroy`, after every
+ * arena that imports from it.
  *
  * # Safety
  * `name` is NULL or a NUL-terminated string. `source` is NULL, a live
@@ -231,8 +246,10 @@ void vmem_destroy(vmem_t *vmp);
  * Allocates `size` bytes: from the quantum cache of that size when
  * `size - 1 < qcache_max`, else from the arena with the policy in `vmflag`
  * (`VM_BESTFIT`, `VM_FIRSTFIT`, `VM_NEXTFIT`, default instant-fit;
- * `VM_ENDALLOC` for the high end). `VM_NOSLEEP`: NULL if nothing fits;
- * `VM_SLEEP`: waits; `VM_PANIC`: aborts instead of failing.
+ * `VM_ENDALLOC` for the high end). When nothing fits, after importing and
+ * reclaiming: `VM_NOSLEEP` returns NULL, `VM_SLEEP` waits for a free,
+ * `VM_ABORT` returns NULL even with `VM_SLEEP`, and `VM_PANIC` aborts the
+ * process instead of returning NULL. Free with `vmem_free`, same size.
  *
  * # Safety
  * `vmp` is NULL (which aborts) or a live arena.
@@ -242,10 +259,10 @@ void *vmem_alloc(vmem_t *vmp, size_t size, int vmflag);
 /**
  * Allocates `size` bytes at `phase` past a multiple of `align` (0: the
  * quantum), not straddling a multiple of `nocross` (0: none), inside
- * `[minaddr, maxaddr)` (NULL: no bound). Bypasses the quantum caches: free
- * with [`vmem_xfree`]. Aborts on `phase >= align`, values not multiples
- * of the quantum, non-power-of-two `align`/`nocross`, an over-constrained
- * request or an empty window.
+ * `[minaddr, maxaddr)` (NULL: no bound). `vmflag` as for `vmem_alloc`.
+ * Bypasses the quantum caches: free with `vmem_xfree`. Aborts on
+ * `phase >= align`, values not multiples of the quantum, non-power-of-two
+ * `align`/`nocross`, an over-constrained request or an empty window.
  *
  * # Safety
  * `vmp` is NULL (which aborts) or a live arena.

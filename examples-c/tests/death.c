@@ -111,6 +111,13 @@ panic_on_failure(void)
 	(void) vmem_alloc(arena(), 0x100000, VM_NOSLEEP | VM_PANIC);
 }
 
+/* VM_ABORT makes VM_SLEEP fail at once; VM_PANIC then aborts. */
+static void
+abort_flag_with_panic(void)
+{
+	(void) vmem_alloc(arena(), 0x100000, VM_SLEEP | VM_ABORT | VM_PANIC);
+}
+
 static void
 add_null(void)
 {
@@ -191,6 +198,9 @@ static const struct death cases[] = {
 	      "over-constrained" } },
 	{ "VM_PANIC failure", panic_on_failure, 1,
 	    { "vmem_alloc(", "'victim'", "vmflag 0x3",
+	      "cannot satisfy mandatory allocation" } },
+	{ "VM_ABORT | VM_PANIC failure", abort_flag_with_panic, 1,
+	    { "vmem_alloc(", "'victim'", "vmflag 0x2002",
 	      "cannot satisfy mandatory allocation" } },
 	{ "vmem_add of NULL", add_null, 1,
 	    { "vmem_add(", "'victim'", "bad arguments" } },
