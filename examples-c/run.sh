@@ -2,7 +2,9 @@
 # The C SDK's CI: builds libvmem, checks that include/vmem.h is exactly what
 # the pinned cbindgen generates, writes vmem.pc, then builds and runs every
 # example (also under Valgrind), the API test under Valgrind and the death
-# tests. Called by .ci/run; runs alone too: bash examples-c/run.sh
+# tests, and checks that the header builds cleanly as C89/C99/C11 and C++
+# with gcc and clang (examples-c/header-check.sh). Called by .ci/run; runs
+# alone too: bash examples-c/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +41,9 @@ if ! diff -u include/vmem.h "$fresh"; then
   echo "  cbindgen --config vmem-ffi/cbindgen.toml --crate vmem-ffi --output include/vmem.h" >&2
   exit 1
 fi
+
+echo "== C SDK: include/vmem.h and include/sys/vmem.h as C89/C99/C11 and C++"
+bash examples-c/header-check.sh "$LIBDIR"
 
 echo "== C SDK: vmem.pc"
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)"

@@ -111,6 +111,13 @@ panic_on_failure(void)
 	(void) vmem_alloc(arena(), 0x100000, VM_NOSLEEP | VM_PANIC);
 }
 
+/* VM_ABORT makes VM_SLEEP fail at once; VM_PANIC then aborts. */
+static void
+abort_flag_with_panic(void)
+{
+	(void) vmem_alloc(arena(), 0x100000, VM_SLEEP | VM_ABORT | VM_PANIC);
+}
+
 static void
 window_never_fits_panic(void)
 {
@@ -214,6 +221,9 @@ static const struct death cases[] = {
 	    window_never_fits_sleep, 1,
 	    { "vmem_xalloc(", "'victim'", "can never be satisfied",
 	      "window [0x2000, 0x4000)" } },
+	{ "VM_ABORT | VM_PANIC failure", abort_flag_with_panic, 1,
+	    { "vmem_alloc(", "'victim'", "vmflag 0x2002",
+	      "cannot satisfy mandatory allocation" } },
 	{ "vmem_add of NULL", add_null, 1,
 	    { "vmem_add(", "'victim'", "bad arguments" } },
 	{ "vmem_add overlapping a span", add_overlap, 1,

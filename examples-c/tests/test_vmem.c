@@ -105,11 +105,31 @@ test_policies(void)
 	vmem_get_kstat(end, &ks);
 	CHECK(ks.fail == 1);
 	CHECK(ks.mem_inuse == 0x5000);
+	/*
+	 * VM_ABORT: NULL at once, even with VM_SLEEP (which alone would wait
+	 * here for ever). VM_MEMLOAD and VM_NORELOC, the illumos kernel's, are
+	 * accepted and change nothing.
+	 */
+	CHECK(vmem_alloc(end, 0x20000, VM_SLEEP | VM_ABORT) == NULL);
+	CHECK(vmem_xalloc(end, 0x1000, 0, 0, 0, P(0x1000), P(0x2000),
+	    VM_SLEEP | VM_ABORT) == NULL);	/* lo holds the window */
+	void *k = vmem_alloc(end, 0x1000, VM_SLEEP | VM_MEMLOAD | VM_NORELOC);
+	CHECK(k != NULL);
+	vmem_free(end, k, 0x1000);
 	vmem_free(end, hi, 0x1000);
 	vmem_free(end, lo, 0x1000);
 	vmem_free(end, p, 0x1000);
 	vmem_xfree(end, xhi, 0x2000);
 	vmem_destroy(end);
+
+	/* VM_ABORT through a quantum cache that needs a slab it cannot get. */
+	vmem_t *qc = vmem_create("qcfull", P(0x1000), 0x1000, 0x100, NULL,
+	    NULL, NULL, 0x100, VM_SLEEP);
+	void *all = vmem_alloc(qc, 0x1000, VM_NOSLEEP);
+	CHECK(all != NULL);
+	CHECK(vmem_alloc(qc, 0x100, VM_SLEEP | VM_ABORT) == NULL);
+	vmem_free(qc, all, 0x1000);
+	vmem_destroy(qc);
 
 	/* Creation flags that are accepted and have no effect here. */
 	vmem_t *id = vmem_create("ident", P(1), 10, 1, NULL, NULL, NULL, 0,
@@ -184,6 +204,9 @@ test_soft_failures(void)
 	CHECK(vmem_alloc(vm, SIZE_MAX - 0x100, VM_NOSLEEP) == NULL);
 	CHECK(vmem_xalloc(vm, SIZE_MAX - 0x100, (size_t)1 << 40, 0, 0, NULL,
 	    NULL, VM_NOSLEEP) == NULL);
+	/* VM_ABORT fails softly even with VM_SLEEP (illumos' meaning). */
+	CHECK(vmem_xalloc(vm, 0x4000, 0, 0, 0, P(0x180000), P(0x182000),
+	    VM_SLEEP | VM_ABORT) == NULL);
 	/* Nothing changed: the same window probe then succeeds elsewhere. */
 	CHECK(vmem_size(vm, VMEM_ALLOC) == 0x3000);
 	void *low = vmem_xalloc(vm, 0x4000, 0, 0, 0, P(0x180000), NULL,
@@ -191,7 +214,7 @@ test_soft_failures(void)
 	CHECK(U(low) == 0x180000);
 	vmem_kstat_t ks;
 	vmem_get_kstat(vm, &ks);
-	CHECK(ks.fail == 13);
+	CHECK(ks.fail == 14);
 	vmem_xfree(vm, low, 0x4000);
 	vmem_free(vm, keep, 0x3000);
 	CHECK(vmem_size(vm, VMEM_ALLOC) == 0);
@@ -373,6 +396,7 @@ test_sources(void)
 	void *p2 = vmem_alloc(child, 0x1000, VM_NOSLEEP);
 	CHECK(p1 != NULL && p2 != NULL);
 	CHECK(vmem_alloc(child, 0x1000, VM_NOSLEEP) == NULL);
+	CHECK(vmem_alloc(child, 0x1000, VM_SLEEP | VM_ABORT) == NULL);
 	vmem_set_limit(child, 0);
 	void *p3 = vmem_alloc(child, 0x1000, VM_NOSLEEP);
 	CHECK(p3 != NULL);

@@ -74,7 +74,12 @@ fn failed(
             args,
             &format_args!("cannot satisfy mandatory allocation: {why}"),
         ),
-        Failure::NeverFits(_) if vmflag & (VM_PANIC | VM_NOSLEEP) == VM_NOSLEEP => null_mut(),
+        // VM_NOSLEEP and VM_ABORT fail softly; VM_PANIC wins over both.
+        Failure::NeverFits(_)
+            if vmflag & VM_PANIC == 0 && vmflag & (VM_NOSLEEP | VM_ABORT) != 0 =>
+        {
+            null_mut()
+        }
         Failure::NeverFits(why) if vmflag & VM_PANIC != 0 => refuse(
             call,
             vmp,
@@ -171,8 +176,12 @@ fn create(
 /// `ffunc(source, addr, size)` once wholly free; `source` is usually another
 /// arena, with `vmem_alloc` and `vmem_free` as the functions. Sizes up to
 /// `qcache_max` are served by quantum caches (at most 16 quanta), unless
-/// `VMC_NO_QCACHE` is in `vmflag`. Returns NULL if boundary-tag memory runs
-/// out; aborts on bad arguments.
+/// `VMC_NO_QCACHE` is in `vmflag`; the other creation flags are accepted.
+/// The name is copied (up to 31 bytes). Returns NULL if boundary-tag memory
+/// runs out; aborts on bad arguments.
+///
+/// The caller owns the arena: destroy it with `vmem_destroy`, after every
+/// arena that imports from it.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string. `source` is NULL, a live
@@ -292,8 +301,10 @@ pub unsafe extern "C" fn vmem_destroy(vmp: *mut Vmem) {
 /// Allocates `size` bytes: from the quantum cache of that size when
 /// `size - 1 < qcache_max`, else from the arena with the policy in `vmflag`
 /// (`VM_BESTFIT`, `VM_FIRSTFIT`, `VM_NEXTFIT`, default instant-fit;
-/// `VM_ENDALLOC` for the high end). `VM_NOSLEEP`: NULL if nothing fits;
-/// `VM_SLEEP`: waits; `VM_PANIC`: aborts instead of failing.
+/// `VM_ENDALLOC` for the high end). When nothing fits, after importing and
+/// reclaiming: `VM_NOSLEEP` returns NULL, `VM_SLEEP` waits for a free,
+/// `VM_ABORT` returns NULL even with `VM_SLEEP`, and `VM_PANIC` aborts the
+/// process instead of returning NULL. Free with `vmem_free`, same size.
 ///
 /// # Safety
 /// `vmp` is NULL (which aborts) or a live arena.
@@ -311,10 +322,10 @@ pub unsafe extern "C" fn vmem_alloc(vmp: *mut Vmem, size: usize, vmflag: c_int) 
 
 /// Allocates `size` bytes at `phase` past a multiple of `align` (0: the
 /// quantum), not straddling a multiple of `nocross` (0: none), inside
-/// `[minaddr, maxaddr)` (NULL: no bound). Bypasses the quantum caches: free
-/// with [`vmem_xfree`]. Aborts on `phase >= align`, values not multiples
-/// of the quantum, non-power-of-two `align`/`nocross`, an over-constrained
-/// request or an empty window.
+/// `[minaddr, maxaddr)` (NULL: no bound). `vmflag` as for `vmem_alloc`.
+/// Bypasses the quantum caches: free with `vmem_xfree`. Aborts on
+/// `phase >= align`, values not multiples of the quantum, non-power-of-two
+/// `align`/`nocross`, an over-constrained request or an empty window.
 ///
 /// # Safety
 /// `vmp` is NULL (which aborts) or a live arena.

@@ -2,7 +2,8 @@
 //! translation into `vmem-core`'s [`AllocFlags`] and [`SegmentTypes`].
 //!
 //! The values are written in hex here and in `include/vmem.h`, as a C
-//! programmer reads them; a unit test checks the header against them.
+//! programmer reads them; a unit test checks the header against them, and
+//! that the header defines no name without a constant here.
 
 use core::ffi::{c_int, c_uint};
 
@@ -18,14 +19,27 @@ pub const VM_PANIC: c_int = 0x2;
 pub const VM_PUSHPAGE: c_int = 0x4;
 /// The flags an arena passes on to its import function.
 pub const VM_KMFLAGS: c_int = 0xff;
+/// libumem's name for [`VM_KMFLAGS`] (from its private `vmem_impl_user.h`).
+pub const VM_UMFLAGS: c_int = VM_KMFLAGS;
 /// Best-fit placement.
 pub const VM_BESTFIT: c_int = 0x100;
 /// First-fit placement.
 pub const VM_FIRSTFIT: c_int = 0x200;
 /// Next-fit placement: cycle through the arena (IDs, PIDs).
 pub const VM_NEXTFIT: c_int = 0x400;
+/// The illumos kernel's "called from the HAT" flag: accepted, no effect.
+pub const VM_MEMLOAD: c_int = 0x800;
+/// The illumos kernel's "static mapping wanted" flag: accepted, no effect.
+pub const VM_NORELOC: c_int = 0x1000;
+/// Fail at once when nothing fits, whatever `VM_SLEEP`/`VM_NOSLEEP` say
+/// (the illumos kernel's meaning; libumem ignores the flag). The import
+/// function is still tried first and, as for `VM_NOSLEEP`, is passed
+/// `VM_NOSLEEP`. Not an abort of the process: that is [`VM_PANIC`].
+pub const VM_ABORT: c_int = 0x2000;
 /// Place the allocation at the high end of the chosen free segment.
 pub const VM_ENDALLOC: c_int = 0x4000;
+/// Every per-allocation flag (the low 16 bits).
+pub const VM_FLAGS: c_int = 0xffff;
 
 /// Creation flag: the arena supplies segment structures (accepted, ignored:
 /// boundary tags come from a shared page-backed pool).
@@ -41,6 +55,9 @@ pub const VMC_XALLOC: c_int = 0x80000;
 /// Creation flag (with `vmem_xcreate`): the import function honours the
 /// alignment it is given.
 pub const VMC_XALIGN: c_int = 0x100000;
+/// Every creation flag (the high 16 bits). Unsigned, as the C literal
+/// `0xffff0000` is.
+pub const VMC_FLAGS: c_uint = 0xffff0000;
 
 /// Walk/size type: allocated segments.
 pub const VMEM_ALLOC: c_uint = 0x01;
@@ -59,7 +76,14 @@ pub const VMEM_REENTRANT: c_uint = 0x80000000;
 /// `VMEM_SPAN`, so this one is 0x1000, clear of every illumos type bit.
 pub const VMEM_MAXFREE: c_uint = 0x1000;
 
-/// The allocation options `vmflag` asks for. Unknown bits are ignored.
+/// The size of libumem's arena-name buffer, NUL included, so libumem keeps
+/// `VMEM_NAMELEN - 1` bytes of a name. Ours keep up to
+/// `vmem_core::NAME_CAPACITY` bytes, which is more.
+pub const VMEM_NAMELEN: usize = 30;
+const _: () = assert!(VMEM_NAMELEN - 1 <= vmem_core::NAME_CAPACITY);
+
+/// The allocation options `vmflag` asks for. Unknown bits are ignored;
+/// `VM_ABORT` overrides `VM_SLEEP`.
 pub(crate) fn alloc_flags(vmflag: c_int) -> AllocFlags {
     let policy = if vmflag & VM_NEXTFIT != 0 {
         Policy::NextFit
@@ -70,7 +94,7 @@ pub(crate) fn alloc_flags(vmflag: c_int) -> AllocFlags {
     } else {
         Policy::InstantFit
     };
-    let wait = if vmflag & VM_NOSLEEP != 0 {
+    let wait = if vmflag & (VM_NOSLEEP | VM_ABORT) != 0 {
         Wait::NoSleep
     } else {
         Wait::Sleep
@@ -122,58 +146,133 @@ mod tests {
         );
     }
 
-    /// The checked-in header spells every value as the constants above.
+    #[test]
+    fn vm_abort_never_sleeps() {
+        assert_eq!(alloc_flags(VM_SLEEP | VM_ABORT).get_wait(), Wait::NoSleep);
+        assert_eq!(alloc_flags(VM_NOSLEEP | VM_ABORT).get_wait(), Wait::NoSleep);
+        // The kernel-only flags change nothing.
+        assert_eq!(
+            alloc_flags(VM_SLEEP | VM_MEMLOAD | VM_NORELOC | VM_PUSHPAGE),
+            alloc_flags(VM_SLEEP)
+        );
+    }
+
+    /// Every allocation flag lies inside `VM_FLAGS`, every creation flag
+    /// inside `VMC_FLAGS`, and the two masks split the `int`.
+    #[test]
+    fn masks_cover_their_flags() {
+        let alloc = [
+            VM_SLEEP,
+            VM_NOSLEEP,
+            VM_PANIC,
+            VM_PUSHPAGE,
+            VM_KMFLAGS,
+            VM_UMFLAGS,
+            VM_BESTFIT,
+            VM_FIRSTFIT,
+            VM_NEXTFIT,
+            VM_MEMLOAD,
+            VM_NORELOC,
+            VM_ABORT,
+            VM_ENDALLOC,
+        ];
+        for flag in alloc {
+            assert_eq!(flag & !VM_FLAGS, 0, "{flag:#x} outside VM_FLAGS");
+        }
+        let create = [
+            VMC_POPULATOR,
+            VMC_NO_QCACHE,
+            VMC_IDENTIFIER,
+            VMC_XALLOC,
+            VMC_XALIGN,
+        ];
+        for flag in create {
+            assert_eq!(
+                flag as c_uint & !VMC_FLAGS,
+                0,
+                "{flag:#x} outside VMC_FLAGS"
+            );
+        }
+        assert_eq!(VM_FLAGS as c_uint & VMC_FLAGS, 0);
+        assert_eq!(VM_FLAGS as c_uint | VMC_FLAGS, c_uint::MAX);
+        assert_eq!(VM_UMFLAGS, VM_KMFLAGS);
+    }
+
+    /// The checked-in header spells every value as the constants above, and
+    /// defines nothing that has no constant here.
     #[test]
     fn header_has_the_same_values_in_hex() {
         let header = include_str!("../../include/vmem.h");
-        // `#define NAME 0x...  /* comment */`, the value written in hex.
-        let expect = |name: &str, value: u64| {
-            let written = header
-                .lines()
-                .find_map(|l| {
-                    l.strip_prefix("#define ")?
-                        .strip_prefix(name)?
-                        .strip_prefix(' ')
-                })
-                .and_then(|rest| rest.split_whitespace().next())
-                .unwrap_or_else(|| panic!("include/vmem.h does not define {name}"));
-            let hex = written
+        // `#define NAME VALUE  /* comment */`; the include guard has no value.
+        let defines: Vec<(&str, &str)> = header
+            .lines()
+            .filter_map(|l| {
+                let mut words = l.strip_prefix("#define ")?.split_whitespace();
+                Some((words.next()?, words.next()?))
+            })
+            .collect();
+        // Flags are written in hex, as illumos writes them.
+        let flags: &[(&str, u64)] = &[
+            ("VM_SLEEP", VM_SLEEP as c_uint as u64),
+            ("VM_NOSLEEP", VM_NOSLEEP as c_uint as u64),
+            ("VM_PANIC", VM_PANIC as c_uint as u64),
+            ("VM_PUSHPAGE", VM_PUSHPAGE as c_uint as u64),
+            ("VM_KMFLAGS", VM_KMFLAGS as c_uint as u64),
+            ("VM_UMFLAGS", VM_UMFLAGS as c_uint as u64),
+            ("VM_BESTFIT", VM_BESTFIT as c_uint as u64),
+            ("VM_FIRSTFIT", VM_FIRSTFIT as c_uint as u64),
+            ("VM_NEXTFIT", VM_NEXTFIT as c_uint as u64),
+            ("VM_MEMLOAD", VM_MEMLOAD as c_uint as u64),
+            ("VM_NORELOC", VM_NORELOC as c_uint as u64),
+            ("VM_ABORT", VM_ABORT as c_uint as u64),
+            ("VM_ENDALLOC", VM_ENDALLOC as c_uint as u64),
+            ("VM_FLAGS", VM_FLAGS as c_uint as u64),
+            ("VMC_POPULATOR", VMC_POPULATOR as c_uint as u64),
+            ("VMC_NO_QCACHE", VMC_NO_QCACHE as c_uint as u64),
+            ("VMC_IDENTIFIER", VMC_IDENTIFIER as c_uint as u64),
+            ("VMC_XALLOC", VMC_XALLOC as c_uint as u64),
+            ("VMC_XALIGN", VMC_XALIGN as c_uint as u64),
+            ("VMC_FLAGS", VMC_FLAGS as u64),
+            ("VMEM_ALLOC", VMEM_ALLOC as u64),
+            ("VMEM_FREE", VMEM_FREE as u64),
+            ("VMEM_SPAN", VMEM_SPAN as u64),
+            ("VMEM_ROTOR", VMEM_ROTOR as u64),
+            ("VMEM_WALKER", VMEM_WALKER as u64),
+            ("VMEM_REENTRANT", VMEM_REENTRANT as u64),
+            ("VMEM_MAXFREE", VMEM_MAXFREE as u64),
+        ];
+        // Sizes are written in decimal.
+        let sizes: &[(&str, u64)] = &[("VMEM_NAMELEN", VMEM_NAMELEN as u64)];
+        let written = |name: &str| {
+            defines
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| *v)
+                .unwrap_or_else(|| panic!("include/vmem.h does not define {name}"))
+        };
+        for &(name, value) in flags {
+            let text = written(name);
+            let hex = text
                 .strip_prefix("0x")
-                .unwrap_or_else(|| panic!("{name} is `{written}` in include/vmem.h, not hex"));
+                .unwrap_or_else(|| panic!("{name} is `{text}` in include/vmem.h, not hex"));
             assert_eq!(
                 u64::from_str_radix(hex, 16),
                 Ok(value),
                 "{name} in include/vmem.h"
             );
-        };
-        for (name, value) in [
-            ("VM_SLEEP", VM_SLEEP),
-            ("VM_NOSLEEP", VM_NOSLEEP),
-            ("VM_PANIC", VM_PANIC),
-            ("VM_PUSHPAGE", VM_PUSHPAGE),
-            ("VM_KMFLAGS", VM_KMFLAGS),
-            ("VM_BESTFIT", VM_BESTFIT),
-            ("VM_FIRSTFIT", VM_FIRSTFIT),
-            ("VM_NEXTFIT", VM_NEXTFIT),
-            ("VM_ENDALLOC", VM_ENDALLOC),
-            ("VMC_POPULATOR", VMC_POPULATOR),
-            ("VMC_NO_QCACHE", VMC_NO_QCACHE),
-            ("VMC_IDENTIFIER", VMC_IDENTIFIER),
-            ("VMC_XALLOC", VMC_XALLOC),
-            ("VMC_XALIGN", VMC_XALIGN),
-        ] {
-            expect(name, value as u64);
         }
-        for (name, value) in [
-            ("VMEM_ALLOC", VMEM_ALLOC),
-            ("VMEM_FREE", VMEM_FREE),
-            ("VMEM_SPAN", VMEM_SPAN),
-            ("VMEM_ROTOR", VMEM_ROTOR),
-            ("VMEM_WALKER", VMEM_WALKER),
-            ("VMEM_REENTRANT", VMEM_REENTRANT),
-            ("VMEM_MAXFREE", VMEM_MAXFREE),
-        ] {
-            expect(name, value as u64);
+        for &(name, value) in sizes {
+            assert_eq!(
+                written(name).parse::<u64>(),
+                Ok(value),
+                "{name} in include/vmem.h"
+            );
+        }
+        for (name, _) in &defines {
+            assert!(
+                flags.iter().chain(sizes).any(|(n, _)| n == name),
+                "include/vmem.h defines {name}, which has no constant in vmem-ffi/src/flags.rs"
+            );
         }
     }
 }
