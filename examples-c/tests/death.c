@@ -64,6 +64,31 @@ qcache_free_foreign(void)
 	vmem_free(vm, P(0x1f0000), 0x1000);
 }
 
+static vmem_t *
+qcached(void)
+{
+	/* quantum 0x10, quantum caches up to 0x40 */
+	return vmem_create("qc", P(0x100000), 0x100000, 0x10, NULL, NULL,
+	    NULL, 0x40, VM_SLEEP);
+}
+
+static void
+qcache_double_free(void)
+{
+	vmem_t *vm = qcached();
+	void *a = vmem_alloc(vm, 0x10, VM_NOSLEEP);
+	vmem_free(vm, a, 0x10);
+	vmem_free(vm, a, 0x10);
+}
+
+static void
+qcache_free_misaligned(void)
+{
+	vmem_t *vm = qcached();
+	void *a = vmem_alloc(vm, 0x20, VM_NOSLEEP);
+	vmem_free(vm, (char *)a + 0x10, 0x20);
+}
+
 static void
 phase_not_below_align(void)
 {
@@ -192,6 +217,12 @@ static const struct death cases[] = {
 	    { "vmem_xfree(", "'victim'", "bad free" } },
 	{ "quantum-cache free of a foreign address", qcache_free_foreign, 1,
 	    { "vmem_free(", "'cached'", "0x1f0000", "bad free" } },
+	{ "quantum-cache double free", qcache_double_free, 1,
+	    { "vmem_free(", "'qc'", "size 16",
+	      "object is not allocated (double free?)" } },
+	{ "quantum-cache free of a misaligned address", qcache_free_misaligned,
+	    1, { "vmem_free(", "'qc'", "size 32",
+	      "not the start of an object" } },
 	{ "phase >= align", phase_not_below_align, 1,
 	    { "vmem_xalloc(", "'victim'", "phase 0x2000",
 	      "is not below align 0x2000" } },

@@ -12,10 +12,11 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
-use vmem_core::{AllocFlags, Arena, ArenaName};
+use vmem_core::{AllocFlags, Arena, ArenaName, Constraints};
 
 use crate::cpu;
 use crate::depot::{Depot, CONTENTION_THRESHOLD};
+use crate::directory::{Directory, SlabHint, CACHED, FREE, OUT};
 use crate::error::{BadFreeReason, ConfigReason, SlabError};
 use crate::magazine::{Magazine, MAGAZINE_SIZES};
 use crate::slab::SlabLayer;
@@ -67,9 +68,15 @@ pub struct CacheStats {
     pub objects_cached: usize,
     /// Objects out of the slab layer: with users or cached.
     pub objects_outstanding: usize,
-    /// Bad frees found when objects went back to the slab layer (only
-    /// possible without audit mode; see [`CacheBuilder::audit`]).
+    /// Bad frees found late: when objects went back to the slab layer, or a
+    /// slab went back to an arena that no longer had it allocated. Every
+    /// free is checked when it happens, so only two threads freeing the
+    /// same object at the same instant, or a slab freed through the arena
+    /// behind the cache's back, count here.
     pub late_bad_frees: u64,
+    /// Bytes of the object directory (slab tables and one state byte per
+    /// object), the price of checking every free.
+    pub directory_bytes: usize,
 }
 
 /// One CPU's magazines and counters, under that CPU's slot lock.
@@ -77,6 +84,8 @@ pub struct CacheStats {
 struct CpuCache {
     loaded: Magazine,
     previous: Magazine,
+    /// The slab this CPU's last alloc or free was in.
+    hint: SlabHint,
     allocs: u64,
     frees: u64,
     hits: u64,
@@ -116,10 +125,10 @@ impl CacheBuilder {
     }
 
     /// Audit mode: no magazine layer; every allocation and free goes to the
-    /// slab layer under its lock, so every bad free (foreign address, double
-    /// free) is refused with [`SlabError::BadFree`] before anything changes.
-    /// Off by default: the magazine fast path only checks that a freed
-    /// address lies within the range of the cache's slabs.
+    /// slab layer under its lock. Bad frees are refused in both modes (see
+    /// [`ObjectCache::free`]); audit mode also keeps freed objects out of
+    /// circulation until their slab takes them back, so an object is never
+    /// reused while still cached.
     pub fn audit(mut self, yes: bool) -> Self {
         self.audit = yes;
         self
@@ -158,6 +167,15 @@ impl CacheBuilder {
                 object_size,
             }));
         }
+        // Slabs are imported aligned to a power of two at least their size,
+        // so the slab of an address is found by a shift (see `directory`).
+        let slab_align =
+            slab_size
+                .checked_next_power_of_two()
+                .ok_or(invalid(ConfigReason::BadSlabSize {
+                    slab_size,
+                    object_size,
+                }))?;
         let slots = cpu::slot_count();
         Ok(ObjectCache {
             name: self.name,
@@ -175,12 +193,12 @@ impl CacheBuilder {
             resizes: AtomicU64::new(0),
             resizing: AtomicBool::new(false),
             slabs: Mutex::new(SlabLayer::new(object_size, slab_size)),
+            directory: Directory::new(slab_align, quantum, object_size, slab_size),
+            slab_align,
             slab_allocs: AtomicU64::new(0),
             slabs_created: AtomicU64::new(0),
             slabs_destroyed: AtomicU64::new(0),
             late_bad_frees: AtomicU64::new(0),
-            low: AtomicUsize::new(usize::MAX),
-            high: AtomicUsize::new(0),
             constructor: self.constructor,
             destructor: self.destructor,
         })
@@ -211,10 +229,11 @@ pub struct ObjectCache {
     slabs_created: AtomicU64,
     slabs_destroyed: AtomicU64,
     late_bad_frees: AtomicU64,
-    /// Lowest slab base ever imported: the fast path's bad-free check.
-    low: AtomicUsize,
-    /// Highest slab end ever imported.
-    high: AtomicUsize,
+    /// Where each object stands (with a user, cached, in its slab), found
+    /// without a lock: the check behind every free.
+    directory: Directory,
+    /// The alignment of every slab (the next power of two >= its size).
+    slab_align: usize,
     constructor: Option<Constructor>,
     destructor: Option<Destructor>,
 }
@@ -281,9 +300,11 @@ impl ObjectCache {
             if self.magazines {
                 if let Some(object) = cpu.loaded.pop() {
                     cpu.hits += 1;
+                    self.hand_out(object, &mut cpu.hint);
                     return Ok(object);
                 }
                 if let Some(object) = self.alloc_miss(&mut cpu, &mut update) {
+                    self.hand_out(object, &mut cpu.hint);
                     drop(cpu);
                     if update {
                         self.update();
@@ -296,6 +317,15 @@ impl ObjectCache {
             self.update();
         }
         self.slab_alloc(flags)
+    }
+
+    /// Marks a cached or freshly carved object as with a user.
+    #[inline]
+    fn hand_out(&self, object: usize, hint: &mut SlabHint) {
+        match self.directory.object_hinted(object, hint) {
+            Some((state, _)) => state.store(OUT, Ordering::Relaxed),
+            None => unreachable!("cache '{}' holds {object:#x}, not an object", self.name),
+        }
     }
 
     /// Swap with the previous magazine, or trade an empty for a full one at
@@ -322,23 +352,28 @@ impl ObjectCache {
 
     /// Frees an object allocated from this cache.
     ///
-    /// With magazines (the default) a free that passes the cheap range check
-    /// is accepted and cached; a foreign address inside the range is found
-    /// when it reaches the slab layer, counted in
-    /// [`CacheStats::late_bad_frees`] and dropped. In audit mode every bad
-    /// free is refused here.
+    /// Every free is checked against the object directory before anything
+    /// changes: an address outside the cache's slabs, one that is not the
+    /// start of an object, and an object that is not with a user (a double
+    /// free) are refused with [`SlabError::BadFree`]. The check is a lookup
+    /// and a state byte, no lock (see the `directory` module for its one
+    /// limit: two threads freeing the same object at the same instant).
     #[inline]
     pub fn free(&self, object: usize) -> Result<(), SlabError> {
         if !self.magazines {
             return self.audited_free(object);
         }
-        if object < self.low.load(Ordering::Relaxed) || object >= self.high.load(Ordering::Relaxed)
-        {
-            return Err(self.bad_free(object, BadFreeReason::NotFromCache));
-        }
         let mut update = false;
         {
             let mut cpu = self.slots[cpu::current() & self.slot_mask].lock();
+            let Some((state, value)) = self.directory.object_hinted(object, &mut cpu.hint) else {
+                drop(cpu);
+                return Err(self.refused(object));
+            };
+            if value != OUT {
+                return Err(self.bad_free(object, BadFreeReason::NotAllocated));
+            }
+            state.store(CACHED, Ordering::Relaxed);
             cpu.frees += 1;
             match cpu.loaded.push(object) {
                 Ok(()) => cpu.hits += 1,
@@ -394,12 +429,31 @@ impl ObjectCache {
     }
 
     fn audited_free(&self, object: usize) -> Result<(), SlabError> {
+        let (_, value) = self
+            .directory
+            .object(object)
+            .map_err(|reason| self.bad_free(object, reason))?;
+        if value != OUT {
+            return Err(self.bad_free(object, BadFreeReason::NotAllocated));
+        }
+        // The directory said the object is with a user; the slab layer's
+        // own bitmap must agree.
         lock(&self.slabs)
             .check_out(object)
             .map_err(|reason| self.bad_free(object, reason))?;
         self.slots[cpu::current() & self.slot_mask].lock().frees += 1;
         self.slab_free(core::iter::once(object));
         Ok(())
+    }
+
+    /// The error for a free the fast path refused, with the reason.
+    #[cold]
+    fn refused(&self, addr: usize) -> SlabError {
+        let reason = match self.directory.object(addr) {
+            Ok(_) => BadFreeReason::NotAllocated,
+            Err(reason) => reason,
+        };
+        self.bad_free(addr, reason)
     }
 
     fn bad_free(&self, addr: usize, reason: BadFreeReason) -> SlabError {
@@ -437,13 +491,14 @@ impl ObjectCache {
                     let import = AllocFlags::new()
                         .wait(flags.get_wait())
                         .panic_on_failure(reaped && flags.get_panic_on_failure());
-                    match self.arena.alloc(slab_size, import) {
+                    let aligned = Constraints::new().align(self.slab_align);
+                    match self.arena.xalloc(slab_size, &aligned, import) {
                         Ok(base) => {
-                            self.low.fetch_min(base, Ordering::Relaxed);
-                            self.high.fetch_max(base + slab_size, Ordering::Relaxed);
                             self.slabs_created.fetch_add(1, Ordering::Relaxed);
                             tracing::debug!(cache = %self.name, base, slab_size, "slab created");
-                            lock(&self.slabs).add_slab_and_alloc(base)
+                            let mut slabs = lock(&self.slabs);
+                            self.directory.register(base);
+                            slabs.add_slab_and_alloc(base)
                         }
                         Err(_) if !reaped => {
                             reaped = true;
@@ -470,6 +525,7 @@ impl ObjectCache {
                     });
                 }
             }
+            self.hand_out(object, &mut SlabHint::default());
             return Ok(object);
         }
     }
@@ -492,8 +548,12 @@ impl ObjectCache {
             slab_size = slabs.slab_size();
             for object in objects {
                 match slabs.free(object) {
-                    Ok(Some(base)) => empty_slabs.push(base),
-                    Ok(None) => {}
+                    Ok(released) => {
+                        if let Ok((state, _)) = self.directory.object(object) {
+                            state.store(FREE, Ordering::Relaxed);
+                        }
+                        empty_slabs.extend(released);
+                    }
                     Err(reason) => {
                         self.late_bad_frees.fetch_add(1, Ordering::Relaxed);
                         tracing::error!(cache = %self.name, object, %reason, "bad free found in a magazine; object dropped");
@@ -505,7 +565,10 @@ impl ObjectCache {
             self.slabs_destroyed.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(cache = %self.name, base, slab_size, "slab destroyed");
             if let Err(err) = self.arena.free(base, slab_size) {
-                panic!("vmem-slab: the arena refused a slab it gave: {err}");
+                // Someone freed the slab through the arena behind the cache's
+                // back: it is free already, so nothing is lost by moving on.
+                self.late_bad_frees.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(cache = %self.name, base, %err, "the arena refused a slab it gave (freed behind the cache's back?)");
             }
         }
     }
@@ -610,6 +673,7 @@ impl ObjectCache {
             slabs: 0,
             objects_cached: 0,
             objects_outstanding: 0,
+            directory_bytes: self.directory.bytes(),
         };
         for slot in self.slots.iter() {
             let cpu = slot.lock();
@@ -790,7 +854,7 @@ mod tests {
             matches!(
                 cache.free(b),
                 Err(SlabError::BadFree {
-                    reason: BadFreeReason::NotFromCache,
+                    reason: BadFreeReason::NotAllocated,
                     ..
                 })
             ),

@@ -79,6 +79,7 @@
 mod cache;
 mod cpu;
 mod depot;
+mod directory;
 mod error;
 mod magazine;
 mod qcache;

@@ -1,0 +1,459 @@
+//! The object directory: where a cache finds, without a lock, whether an
+//! object is with a user. It is what lets the magazine layer refuse a
+//! double free or a misaligned free at the moment it happens instead of
+//! caching the bad address and handing it out twice.
+//!
+//! Every slab is imported aligned to a power of two (`align`, at least its
+//! size), so the slab holding an address is `addr / align`: its *slab
+//! number*. The directory maps slab numbers to a [`SlabStates`]: one state
+//! byte per quantum of the slab, so that finding an object's byte is a shift,
+//! not a division by the object size. The byte at an object's first quantum
+//! holds the object's state ([`FREE`], [`CACHED`], [`OUT`]); the bytes of its
+//! other quanta hold [`INSIDE`] and those of the slab's unused tail
+//! [`TAIL`], which never change, so a free of a misaligned address is
+//! refused by the same load. The map is an open-addressing table that only
+//! ever grows:
+//!
+//! - readers (every alloc and free) never lock and never pin: they load the
+//!   current table, probe for the slab number and read or write a state
+//!   byte with relaxed atomics;
+//! - writers (slab creation, under the cache's slab mutex) insert a key by
+//!   storing its value first and its key second, both with release order,
+//!   so a reader that sees the key sees the value;
+//! - a full table is replaced by one twice its size; the old table and every
+//!   `SlabStates` stay allocated until the directory is dropped, so a reader
+//!   holding a pointer from an old table still reads valid memory. An entry
+//!   is never removed: a slab given back to the arena keeps its entry, with
+//!   every byte `FREE`, and is found again if the same range becomes a slab
+//!   later. The directory therefore holds one entry for every distinct slab
+//!   address the cache has used, and the old tables add at most the size of
+//!   the current one.
+//!
+//! State bytes are updated with plain relaxed loads and stores, not
+//! read-modify-writes, to keep the fast path free of a second atomic
+//! instruction. An object moves between states only in the hands of one
+//! thread at a time (the user who holds it, or the magazine layer), and the
+//! hand-over between threads is the caller's own synchronisation, so this
+//! catches every sequential double free. Two threads freeing the *same*
+//! object at the same instant can both pass; that is a race in the caller,
+//! outside what the check promises.
+
+use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::error::BadFreeReason;
+
+/// In the slab layer (or never handed out).
+pub(crate) const FREE: u8 = 0;
+/// In a magazine or the depot: free as far as users are concerned.
+pub(crate) const CACHED: u8 = 1;
+/// With a user.
+pub(crate) const OUT: u8 = 2;
+/// Not the start of an object: a later quantum of one.
+const INSIDE: u8 = 3;
+/// The unused tail of a slab, after its last object.
+const TAIL: u8 = 4;
+
+/// The first table's slot count.
+const INITIAL_SLOTS: usize = 16;
+
+/// The state of every object of one slab: a byte per quantum.
+pub(crate) struct SlabStates {
+    base: usize,
+    units: Box<[AtomicU8]>,
+}
+
+struct Table {
+    /// `slots - 1`; the slot count is a power of two.
+    mask: usize,
+    /// `log2(slots)`, for the hash.
+    bits: u32,
+    /// Slab number + 1 per slot; 0 marks an empty slot.
+    keys: Box<[AtomicUsize]>,
+    values: Box<[AtomicPtr<SlabStates>]>,
+}
+
+impl Table {
+    fn new(slots: usize) -> Table {
+        Table {
+            mask: slots - 1,
+            bits: slots.trailing_zeros(),
+            keys: (0..slots).map(|_| AtomicUsize::new(0)).collect(),
+            values: (0..slots)
+                .map(|_| AtomicPtr::new(core::ptr::null_mut()))
+                .collect(),
+        }
+    }
+
+    #[inline]
+    fn home(&self, key: usize) -> usize {
+        // Fibonacci hashing: the top `bits` bits of the product.
+        if self.bits == 0 {
+            return 0;
+        }
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize)) >> (usize::BITS - self.bits)
+    }
+
+    #[inline]
+    fn find(&self, key: usize) -> Option<*mut SlabStates> {
+        let mut slot = self.home(key);
+        loop {
+            match self.keys[slot].load(Ordering::Acquire) {
+                0 => return None,
+                k if k == key => return Some(self.values[slot].load(Ordering::Acquire)),
+                _ => slot = (slot + 1) & self.mask,
+            }
+        }
+    }
+
+    /// Inserts `key` (absent, with room to spare). Writer only.
+    fn insert(&self, key: usize, value: *mut SlabStates) {
+        let mut slot = self.home(key);
+        while self.keys[slot].load(Ordering::Relaxed) != 0 {
+            slot = (slot + 1) & self.mask;
+        }
+        self.values[slot].store(value, Ordering::Release);
+        self.keys[slot].store(key, Ordering::Release);
+    }
+}
+
+/// The slab a CPU slot looked up last (see [`Directory::object_hinted`]).
+/// Only ever used with the directory that filled it.
+#[derive(Debug)]
+pub(crate) struct SlabHint {
+    /// Slab number + 1; 0 for none yet.
+    key: usize,
+    states: *const SlabStates,
+}
+
+impl Default for SlabHint {
+    fn default() -> SlabHint {
+        SlabHint {
+            key: 0,
+            states: core::ptr::null(),
+        }
+    }
+}
+
+// SAFETY: the pointer is to a `SlabStates` (atomics and an immutable base)
+// owned by the directory, which is `Sync`; a hint moved to another thread
+// still points into that directory, used only while it lives.
+unsafe impl Send for SlabHint {}
+
+/// What the directory owns, freed on drop. Only writers touch it.
+struct Owned {
+    /// Every table ever published, the current one last.
+    tables: Vec<*mut Table>,
+    /// Every slab's states.
+    states: Vec<*mut SlabStates>,
+}
+
+/// Slab number -> object states, readable without a lock (see the module
+/// docs).
+pub(crate) struct Directory {
+    /// `log2(align)`: the slab number of `addr` is `addr >> shift`.
+    shift: u32,
+    /// `log2(quantum)`: the unit of the state bytes.
+    quantum_shift: u32,
+    /// `quantum - 1`.
+    quantum_mask: usize,
+    object_size: usize,
+    /// The state bytes of a fresh slab.
+    template: Box<[u8]>,
+    table: AtomicPtr<Table>,
+    owned: Mutex<Owned>,
+}
+
+// SAFETY: the raw pointers in `Owned` and behind `table` point to `Table`s
+// and `SlabStates` that the directory allocated and frees only in `drop`;
+// they are written only under the `owned` mutex and read through atomics
+// with acquire order after a release publication. Every field they lead to
+// is itself `Sync` (atomics and immutable data), so sharing and sending the
+// directory is sound.
+unsafe impl Send for Directory {}
+// SAFETY: as above.
+unsafe impl Sync for Directory {}
+
+impl Directory {
+    /// A directory for slabs of `slab_size` aligned to `align` (a power of
+    /// two), carved into objects of `object_size`; both sizes are multiples
+    /// of `quantum` (a power of two).
+    pub(crate) fn new(
+        align: usize,
+        quantum: usize,
+        object_size: usize,
+        slab_size: usize,
+    ) -> Directory {
+        debug_assert!(align.is_power_of_two() && quantum.is_power_of_two());
+        debug_assert!(object_size % quantum == 0 && slab_size % quantum == 0);
+        let per_object = object_size / quantum;
+        let objects = slab_size / object_size;
+        let template = (0..slab_size / quantum)
+            .map(|unit| match unit {
+                u if u >= objects * per_object => TAIL,
+                u if u % per_object == 0 => FREE,
+                _ => INSIDE,
+            })
+            .collect();
+        let first = Box::into_raw(Box::new(Table::new(INITIAL_SLOTS)));
+        Directory {
+            shift: align.trailing_zeros(),
+            quantum_shift: quantum.trailing_zeros(),
+            quantum_mask: quantum - 1,
+            object_size,
+            template,
+            table: AtomicPtr::new(first),
+            owned: Mutex::new(Owned {
+                tables: vec![first],
+                states: Vec::new(),
+            }),
+        }
+    }
+
+    /// The key of the slab holding `addr` (slab number + 1), or `None` for
+    /// the one slab number that cannot start a slab.
+    #[inline]
+    fn key(&self, addr: usize) -> Option<usize> {
+        (addr >> self.shift).checked_add(1)
+    }
+
+    /// The states of the slab with `key`, if it was ever a slab.
+    #[inline]
+    fn slab(&self, key: usize) -> Option<&SlabStates> {
+        // SAFETY: tables are freed only when the directory is dropped, and
+        // `&self` keeps it alive; the pointer was published with release
+        // order after the table was fully built.
+        let table = unsafe { &*self.table.load(Ordering::Acquire) };
+        // SAFETY: values are set before their keys (release/acquire) and
+        // point to `SlabStates` freed only when the directory is dropped.
+        table.find(key).map(|states| unsafe { &*states })
+    }
+
+    /// The state byte of the object starting at `addr` and its current
+    /// value, or why `addr` is not the start of one of this cache's objects.
+    #[inline]
+    pub(crate) fn object(&self, addr: usize) -> Result<(&AtomicU8, u8), BadFreeReason> {
+        let key = self.key(addr).ok_or(BadFreeReason::NotFromCache)?;
+        let slab = self.slab(key).ok_or(BadFreeReason::NotFromCache)?;
+        self.state_in(slab, addr)
+    }
+
+    /// [`object`](Directory::object) through a per-CPU `hint`, the last
+    /// slab this CPU looked up, so the common case (alloc and free in the
+    /// same slab) skips the table. `None` for any address that is not the
+    /// start of an object; [`object`](Directory::object) says why.
+    #[inline(always)]
+    pub(crate) fn object_hinted(
+        &self,
+        addr: usize,
+        hint: &mut SlabHint,
+    ) -> Option<(&AtomicU8, u8)> {
+        let key = self.key(addr)?;
+        let slab = if key == hint.key {
+            // SAFETY: the hint was filled by this directory (its owner uses
+            // one directory for all its hints), from a `SlabStates` that
+            // lives until the directory is dropped.
+            unsafe { &*hint.states }
+        } else {
+            let slab = self.slab(key)?;
+            *hint = SlabHint { key, states: slab };
+            slab
+        };
+        // `addr` and `base` share a slab number, so `addr >= base`.
+        let offset = addr - slab.base;
+        if offset & self.quantum_mask != 0 {
+            return None;
+        }
+        let state = slab.units.get(offset >> self.quantum_shift)?;
+        let value = state.load(Ordering::Relaxed);
+        (value <= OUT).then_some((state, value))
+    }
+
+    #[inline]
+    fn state_in<'a>(
+        &self,
+        slab: &'a SlabStates,
+        addr: usize,
+    ) -> Result<(&'a AtomicU8, u8), BadFreeReason> {
+        let misaligned = BadFreeReason::Misaligned {
+            object_size: self.object_size,
+        };
+        // `addr` and `base` share a slab number, so `addr >= base`.
+        let offset = addr - slab.base;
+        if offset & self.quantum_mask != 0 {
+            return Err(misaligned);
+        }
+        let state = slab
+            .units
+            .get(offset >> self.quantum_shift)
+            .ok_or(BadFreeReason::NotFromCache)?;
+        match state.load(Ordering::Relaxed) {
+            INSIDE => Err(misaligned),
+            TAIL => Err(BadFreeReason::NotFromCache),
+            value => Ok((state, value)),
+        }
+    }
+
+    /// Makes sure the slab at `base` has an entry (every state `FREE`).
+    /// Called with the cache's slab mutex held, before any object of the
+    /// slab is handed out.
+    pub(crate) fn register(&self, base: usize) {
+        let key = self.key(base).expect("a slab starts below usize::MAX");
+        let mut owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
+        // SAFETY: the current table is the last one owned; writers hold the
+        // mutex, so it is not replaced meanwhile.
+        let mut table = unsafe { &*self.table.load(Ordering::Acquire) };
+        if let Some(states) = table.find(key) {
+            // SAFETY: states live until drop (see `slab`).
+            let states = unsafe { &*states };
+            debug_assert!(states
+                .units
+                .iter()
+                .all(|s| matches!(s.load(Ordering::Relaxed), FREE | INSIDE | TAIL)));
+            return;
+        }
+        let entries = owned.states.len();
+        if (entries + 1) * 2 > table.mask + 1 {
+            let bigger = Table::new((table.mask + 1) * 2);
+            for (k, v) in table.keys.iter().zip(table.values.iter()) {
+                let k = k.load(Ordering::Relaxed);
+                if k != 0 {
+                    bigger.insert(k, v.load(Ordering::Relaxed));
+                }
+            }
+            let bigger = Box::into_raw(Box::new(bigger));
+            owned.tables.push(bigger);
+            self.table.store(bigger, Ordering::Release);
+            tracing::debug!(
+                slots = (table.mask + 1) * 2,
+                entries,
+                "object directory grown"
+            );
+            // SAFETY: just allocated and published; freed only on drop.
+            table = unsafe { &*bigger };
+        }
+        let states = Box::into_raw(Box::new(SlabStates {
+            base,
+            units: self.template.iter().map(|&b| AtomicU8::new(b)).collect(),
+        }));
+        owned.states.push(states);
+        table.insert(key, states);
+    }
+
+    /// Bytes the directory holds (tables and state bytes), for the stats.
+    pub(crate) fn bytes(&self) -> usize {
+        let owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
+        let word = core::mem::size_of::<usize>();
+        let tables: usize = owned
+            .tables
+            .iter()
+            // SAFETY: owned tables live until drop.
+            .map(|&t| (unsafe { &*t }.mask + 1) * 2 * word)
+            .sum();
+        tables + owned.states.len() * (self.template.len() + core::mem::size_of::<SlabStates>())
+    }
+}
+
+impl Drop for Directory {
+    fn drop(&mut self) {
+        let owned = self.owned.get_mut().unwrap_or_else(|p| p.into_inner());
+        for &table in &owned.tables {
+            // SAFETY: each came from `Box::into_raw` and is freed once, here,
+            // when no reader can exist (`&mut self`).
+            drop(unsafe { Box::from_raw(table) });
+        }
+        for &states in &owned.states {
+            // SAFETY: as above.
+            drop(unsafe { Box::from_raw(states) });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(dir: &Directory, addr: usize) -> u8 {
+        dir.object(addr).unwrap().1
+    }
+
+    fn set(dir: &Directory, addr: usize, state: u8) {
+        dir.object(addr).unwrap().0.store(state, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn finds_objects_and_classifies_bad_addresses() {
+        // Quantum 1: slabs of 16 units aligned to 16 hold 3 objects of 5.
+        let dir = Directory::new(16, 1, 5, 16);
+        assert_eq!(dir.object(0x20).err(), Some(BadFreeReason::NotFromCache));
+        dir.register(0x20);
+        set(&dir, 0x20, OUT);
+        assert_eq!(value(&dir, 0x25), FREE);
+        assert_eq!(value(&dir, 0x20), OUT);
+        assert_eq!(
+            dir.object(0x22).err(),
+            Some(BadFreeReason::Misaligned { object_size: 5 })
+        );
+        // The slack tail of the slab (15 of its 16 units are objects).
+        assert_eq!(dir.object(0x2f).err(), Some(BadFreeReason::NotFromCache));
+        assert_eq!(dir.object(0x30).err(), Some(BadFreeReason::NotFromCache));
+        assert_eq!(
+            dir.object(usize::MAX).err(),
+            Some(BadFreeReason::NotFromCache)
+        );
+        // Registering again keeps the entry.
+        set(&dir, 0x20, FREE);
+        dir.register(0x20);
+        assert_eq!(value(&dir, 0x2a), FREE);
+    }
+
+    #[test]
+    fn sub_quantum_addresses_are_misaligned() {
+        // Quantum 16: objects of 48 in slabs of 128 aligned to 128.
+        let dir = Directory::new(128, 16, 48, 128);
+        dir.register(0x100);
+        assert_eq!(value(&dir, 0x100), FREE);
+        assert_eq!(value(&dir, 0x130), FREE);
+        let bad = Some(BadFreeReason::Misaligned { object_size: 48 });
+        assert_eq!(dir.object(0x108).err(), bad);
+        assert_eq!(dir.object(0x110).err(), bad);
+        assert_eq!(dir.object(0x160).err(), Some(BadFreeReason::NotFromCache));
+    }
+
+    #[test]
+    fn grows_and_keeps_every_entry() {
+        let dir = Directory::new(64, 64, 64, 64);
+        let n = if cfg!(miri) { 40 } else { 5000 };
+        for i in 0..n {
+            dir.register(i * 64 * 7);
+            set(&dir, i * 64 * 7, OUT);
+        }
+        for i in 0..n {
+            assert_eq!(value(&dir, i * 64 * 7), OUT);
+            // The slab number after each one was never registered.
+            assert!(dir.object(i * 64 * 7 + 64).is_err());
+        }
+        assert!(dir.bytes() > n);
+    }
+
+    #[test]
+    fn readers_see_slabs_registered_by_other_threads() {
+        let dir = Directory::new(16, 16, 16, 16);
+        let n = if cfg!(miri) { 30 } else { 3000 };
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let dir = &dir;
+            s.spawn(move || {
+                for i in 0..n {
+                    dir.register(i * 16);
+                    set(dir, i * 16, OUT);
+                    tx.send(i * 16).unwrap();
+                }
+            });
+            for _ in 0..n {
+                let addr = rx.recv().unwrap();
+                assert_eq!(value(dir, addr), OUT);
+            }
+        });
+    }
+}
