@@ -91,7 +91,7 @@ mod stats;
 pub mod sync;
 
 pub use arena::{
-    set_global_mtbf, Arena, ArenaBuilder, CheckError, Segment, SegmentKind, SegmentTypes,
+    set_global_mtbf, Arena, ArenaBuilder, CheckError, Lockup, Segment, SegmentKind, SegmentTypes,
 };
 pub use error::{Error, InvalidReason};
 pub use name::{ArenaName, NAME_CAPACITY};
@@ -99,6 +99,6 @@ pub use name::{ArenaName, NAME_CAPACITY};
 pub use page::SystemPages;
 pub use page::{PageSource, PAGE_SIZE};
 pub use policy::{AllocFlags, Constraints, Policy, Wait};
-pub use pool::{PoolStats, TagPool, TAGS_PER_PAGE};
+pub use pool::{PoolLockup, PoolStats, TagPool, TAGS_PER_PAGE};
 pub use source::{Reclaim, Shared, Source};
 pub use stats::Stats;

@@ -179,6 +179,29 @@ impl TagPool {
     }
 }
 
+/// A tag pool's lock, held until dropped (see [`TagPool::lockup`]).
+#[must_use = "the lock is released when this is dropped"]
+pub struct PoolLockup<'a> {
+    _state: crate::sync::Guard<'a, PoolState>,
+}
+
+impl core::fmt::Debug for PoolLockup<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("PoolLockup")
+    }
+}
+
+impl TagPool {
+    /// Takes the pool's lock and holds it until the returned value is
+    /// dropped, for fork handlers (see `Arena::lockup`). Take it after every
+    /// arena's locks: arenas take it while holding theirs.
+    pub fn lockup(&self) -> PoolLockup<'_> {
+        PoolLockup {
+            _state: self.state.lock(),
+        }
+    }
+}
+
 impl core::fmt::Debug for TagPool {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("TagPool")

@@ -2,13 +2,20 @@
 //! of the project is one of two types with one set of rules.
 //!
 //! - [`Lock`] guards an arena's state. With the `std` feature it is
-//!   `parking_lot`'s raw mutex behind [`lock_api::Mutex`]: one
-//!   compare-and-swap to take when free, a short adaptive spin when
-//!   contended, then the waiter *parks* in the kernel instead of burning its
-//!   time slice. On two cores a preempted lock holder no longer makes the
-//!   other thread spin and yield in a loop for a whole scheduling quantum,
-//!   which is what made a contended arena swing by 10x between runs.
-//!   Without `std` it is [`RawSpinLock`].
+//!   [`RawFutexLock`] behind [`lock_api::Mutex`]: one compare-and-swap to
+//!   take when free, a short spin when contended, then the waiter *sleeps*
+//!   in the kernel (a futex, through the `atomic-wait` crate) instead of
+//!   burning its time slice. On two cores a preempted lock holder no longer
+//!   makes the other thread spin and yield in a loop for a whole scheduling
+//!   quantum, which is what made a contended arena swing by 10x between
+//!   runs. Without `std` it is [`RawSpinLock`].
+//!
+//!   Why not `parking_lot`? Its unlock may *hand the lock over* to a thread
+//!   parked on it, and a child process inherits the parked-thread records of
+//!   threads that do not exist in it: unlocking in the child then gives the
+//!   lock to a ghost and the child hangs (one fork in thirty did, in
+//!   `vmem-umem`'s fork test). A futex lock keeps all its state in its one
+//!   word, which the fork handlers can release in the child.
 //! - [`SpinLock`] guards per-CPU state that is almost never contended (the
 //!   magazine slots of `vmem-slab`). It is [`RawSpinLock`]: one
 //!   compare-and-swap to take and a plain release store to drop, where a
@@ -81,15 +88,115 @@ pub type SpinLock<T> = lock_api::Mutex<RawSpinLock, T>;
 /// Proof of holding a [`SpinLock`]; unlocks on drop.
 pub type SpinGuard<'a, T> = lock_api::MutexGuard<'a, RawSpinLock, T>;
 
-/// The raw lock behind [`Lock`]: `parking_lot`'s with `std`, else
+/// The raw lock behind [`Lock`]: [`RawFutexLock`] with `std`, else
 /// [`RawSpinLock`].
 #[cfg(feature = "std")]
-pub type RawLock = parking_lot::RawMutex;
+pub type RawLock = RawFutexLock;
 
-/// The raw lock behind [`Lock`]: `parking_lot`'s with `std`, else
+/// The raw lock behind [`Lock`]: [`RawFutexLock`] with `std`, else
 /// [`RawSpinLock`].
 #[cfg(not(feature = "std"))]
 pub type RawLock = RawSpinLock;
+
+/// Free.
+#[cfg(feature = "std")]
+const UNLOCKED: u32 = 0;
+/// Held, nobody asleep on it.
+#[cfg(feature = "std")]
+const LOCKED: u32 = 1;
+/// Held, and a waiter may be asleep on it: the unlocker must wake one.
+#[cfg(feature = "std")]
+const CONTENDED: u32 = 2;
+
+/// Spins on a held lock before going to sleep on it.
+#[cfg(feature = "std")]
+const SPINS_BEFORE_SLEEP: u32 = 100;
+
+/// A three-state futex lock (free, held, held with sleepers), as in Mara
+/// Bos's *Rust Atomics and Locks*: a compare-and-swap to take, a swap to
+/// drop that tells whether to wake a sleeper. Waiters spin briefly, then
+/// sleep on the lock word. All its state is that word, so it can be
+/// released in a forked child (see the module docs).
+#[cfg(feature = "std")]
+#[derive(Debug)]
+pub struct RawFutexLock {
+    state: core::sync::atomic::AtomicU32,
+}
+
+// SAFETY: the lock is taken only by moving `state` from UNLOCKED to LOCKED
+// or CONTENDED with acquire ordering (a compare-and-swap or a swap that
+// returned UNLOCKED), so at most one holder exists; `unlock` stores
+// UNLOCKED with release ordering, so the next holder sees every write of
+// the previous one. A sleeper marks the word CONTENDED before it sleeps
+// and the unlocker wakes one when it finds CONTENDED, so no sleeper is left
+// asleep on a free lock. No thread affinity: guards may move (`GuardSend`).
+#[cfg(feature = "std")]
+unsafe impl lock_api::RawMutex for RawFutexLock {
+    #[allow(
+        clippy::declare_interior_mutable_const,
+        reason = "lock_api's required initialiser constant"
+    )]
+    const INIT: RawFutexLock = RawFutexLock {
+        state: core::sync::atomic::AtomicU32::new(UNLOCKED),
+    };
+
+    type GuardMarker = lock_api::GuardSend;
+
+    #[inline]
+    fn lock(&self) {
+        if self
+            .state
+            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.lock_contended();
+        }
+    }
+
+    #[inline]
+    fn try_lock(&self) -> bool {
+        self.state
+            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    #[inline]
+    unsafe fn unlock(&self) {
+        if self.state.swap(UNLOCKED, Ordering::Release) == CONTENDED {
+            atomic_wait::wake_one(&self.state);
+        }
+    }
+
+    #[inline]
+    fn is_locked(&self) -> bool {
+        self.state.load(Ordering::Relaxed) != UNLOCKED
+    }
+}
+
+#[cfg(feature = "std")]
+impl RawFutexLock {
+    #[cold]
+    fn lock_contended(&self) {
+        let mut spins = 0;
+        while self.state.load(Ordering::Relaxed) == LOCKED && spins < SPINS_BEFORE_SLEEP {
+            spins += 1;
+            core::hint::spin_loop();
+        }
+        if self
+            .state
+            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            return;
+        }
+        // Mark the lock contended; whoever held it will wake us. Taking it
+        // this way leaves it CONTENDED, so our own unlock wakes the next
+        // sleeper even if we were the last one (one spurious wake at most).
+        while self.state.swap(CONTENDED, Ordering::Acquire) != UNLOCKED {
+            atomic_wait::wait(&self.state, CONTENDED);
+        }
+    }
+}
 
 /// Spins before each yield (with `std`) while the lock is held.
 const SPINS_BEFORE_YIELD: u32 = 64;
@@ -213,6 +320,7 @@ mod tests {
         extern crate std;
         let spin: SpinLock<u64> = SpinLock::new(0);
         let park: Lock<u64> = Lock::new(0);
+        let futex: lock_api::Mutex<RawFutexLock, u64> = lock_api::Mutex::new(0);
         let per_thread = if cfg!(miri) { 50 } else { 20_000 };
         std::thread::scope(|s| {
             for _ in 0..4 {
@@ -220,11 +328,13 @@ mod tests {
                     for _ in 0..per_thread {
                         *spin.lock() += 1;
                         *park.lock() += 1;
+                        *futex.lock() += 1;
                     }
                 });
             }
         });
         assert_eq!(*spin.lock(), 4 * per_thread);
         assert_eq!(*park.lock(), 4 * per_thread);
+        assert_eq!(*futex.lock(), 4 * per_thread);
     }
 }

@@ -81,7 +81,7 @@ pub struct CacheStats {
 
 /// One CPU's magazines and counters, under that CPU's slot lock.
 #[derive(Debug, Default)]
-struct CpuCache {
+pub(crate) struct CpuCache {
     loaded: Magazine,
     previous: Magazine,
     /// The slab this CPU's last alloc or free was in.
@@ -462,6 +462,26 @@ impl ObjectCache {
             addr,
             reason,
         }
+    }
+
+    /// The per-CPU slot locks (for `lockup`).
+    pub(crate) fn slot_locks(&self) -> impl Iterator<Item = &vmem_core::sync::SpinLock<CpuCache>> {
+        self.slots.iter().map(|slot| &**slot)
+    }
+
+    /// The depot lock, taken (for `lockup`).
+    pub(crate) fn depot_lock(&self) -> MutexGuard<'_, Depot> {
+        lock(&self.depot)
+    }
+
+    /// The slab layer lock, taken (for `lockup`).
+    pub(crate) fn slabs_lock(&self) -> MutexGuard<'_, SlabLayer> {
+        lock(&self.slabs)
+    }
+
+    /// The object directory (for `lockup`).
+    pub(crate) fn directory(&self) -> &Directory {
+        &self.directory
     }
 
     /// Takes the depot lock, counting a contention when it is taken.

@@ -140,6 +140,11 @@ impl Default for SlabHint {
 // still points into that directory, used only while it lives.
 unsafe impl Send for SlabHint {}
 
+/// The directory's writers' lock, held (see [`Directory::lock`]).
+pub(crate) struct DirectoryLock<'a> {
+    _owned: std::sync::MutexGuard<'a, Owned>,
+}
+
 /// What the directory owns, freed on drop. Only writers touch it.
 struct Owned {
     /// Every table ever published, the current one last.
@@ -338,6 +343,13 @@ impl Directory {
         }));
         owned.states.push(states);
         table.insert(key, states);
+    }
+
+    /// Takes the writers' lock and holds it until dropped (for `lockup`).
+    pub(crate) fn lock(&self) -> DirectoryLock<'_> {
+        DirectoryLock {
+            _owned: self.owned.lock().unwrap_or_else(|p| p.into_inner()),
+        }
     }
 
     /// Bytes the directory holds (tables and state bytes), for the stats.

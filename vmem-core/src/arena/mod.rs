@@ -4,6 +4,7 @@
 
 mod builder;
 mod check;
+mod lockup;
 mod state;
 mod walk;
 
@@ -11,6 +12,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 pub use builder::ArenaBuilder;
 pub use check::CheckError;
+pub use lockup::Lockup;
 pub use walk::{Segment, SegmentKind, SegmentTypes};
 
 use crate::bits::{is_power_of_two, round_up};

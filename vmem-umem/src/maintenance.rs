@@ -1,0 +1,115 @@
+//! Process-wide maintenance: [`update`] (libumem's `vmem_update`), [`reap`]
+//! (libumem's `vmem_reap`) with its deferral while a populate is under way,
+//! and the optional thread that runs [`update`] periodically.
+//!
+//! *Reap deferral.* Obtaining tag memory for an arena (a *populate*: the
+//! process tag pool taking a page from `vmem_seg`) can run out of heap and
+//! make the heap reap every quantum cache. A reap gives objects back to
+//! their slabs and slabs back to their arenas, and a thread that is in the
+//! middle of a populate must not start that from inside it. So a reap
+//! requested while the current thread is inside a populate is recorded and
+//! runs once the outermost populate ends: deferred, never skipped.
+
+use std::cell::Cell;
+use std::sync::Once;
+use std::time::Duration;
+
+use crate::registry;
+
+thread_local! {
+    /// How deep the current thread is in populates.
+    static POPULATING: Cell<u32> = const { Cell::new(0) };
+    /// A reap was requested during a populate of this thread.
+    static REAP_PENDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` as a populate of the current thread: reaps requested meanwhile
+/// run after it.
+pub(crate) fn populating<R>(f: impl FnOnce() -> R) -> R {
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            let depth = POPULATING.with(|d| {
+                d.set(d.get() - 1);
+                d.get()
+            });
+            if depth == 0 && REAP_PENDING.with(|p| p.replace(false)) {
+                tracing::debug!("populate ended: running the deferred reap");
+                reap();
+            }
+        }
+    }
+    POPULATING.with(|d| d.set(d.get() + 1));
+    let _leave = Leave;
+    f()
+}
+
+/// Whether the current thread is inside a populate.
+pub fn in_populate() -> bool {
+    POPULATING.with(Cell::get) != 0
+}
+
+/// Drains every quantum cache of every registered arena back to its arena
+/// (libumem's `vmem_reap`). Inside a populate of the current thread it is
+/// deferred until the populate ends (see the module docs).
+pub fn reap() {
+    if in_populate() {
+        REAP_PENDING.with(|p| p.set(true));
+        tracing::debug!("reap deferred: this thread is populating");
+        return;
+    }
+    tracing::debug!("reap of every quantum cache");
+    registry::for_each(|arena| {
+        if let Some(caches) = arena.caches() {
+            caches.reap();
+        }
+    });
+}
+
+/// Periodic maintenance of every registered arena (libumem's
+/// `vmem_update`): each quantum cache's working-set update, each arena's
+/// hash rescale, and a wake-up of sleeping allocations so they retry after
+/// the reaps others may have done.
+pub fn update() {
+    tracing::debug!(arenas = registry::len(), "update");
+    registry::for_each(|arena| match arena.caches() {
+        Some(caches) => caches.update(),
+        None => arena.arena().update(),
+    });
+}
+
+/// Starts the thread that calls [`update`] every `interval`, once per
+/// process; later calls do nothing.
+pub fn start_updater(interval: Duration) {
+    static STARTED: Once = Once::new();
+    STARTED.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("vmem-update".into())
+            .spawn(move || loop {
+                std::thread::sleep(interval);
+                update();
+            });
+        if let Err(err) = spawned {
+            tracing::warn!(%err, "vmem: maintenance thread not started");
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reap_inside_a_populate_waits_for_its_end() {
+        assert!(!in_populate());
+        let ran_inside = populating(|| {
+            populating(|| {
+                reap();
+                REAP_PENDING.with(Cell::get)
+            })
+        });
+        assert!(ran_inside, "deferred, not run, inside");
+        assert!(!REAP_PENDING.with(Cell::get), "run at the outermost end");
+        assert!(!in_populate());
+    }
+}
