@@ -99,6 +99,6 @@ pub use name::{ArenaName, NAME_CAPACITY};
 pub use page::SystemPages;
 pub use page::{PageSource, PAGE_SIZE};
 pub use policy::{AllocFlags, Constraints, Policy, Wait};
-pub use pool::{PoolLockup, PoolStats, TagPool, TAGS_PER_PAGE};
+pub use pool::{PoolLockup, PoolStats, TagPool, GROW_PAGES, TAGS_PER_PAGE};
 pub use source::{Reclaim, Shared, Source};
 pub use stats::Stats;
