@@ -1,6 +1,6 @@
 //! The shared pool of spare boundary tags.
 //!
-//! Arenas keep a small private reserve of tags (see `reserve.rs`) and top it
+//! Arenas keep a small private reserve of tags (see `arena/reserve.rs`) and top it
 //! up from a [`TagPool`] in batches. The pool obtains tag memory a page at a
 //! time from its [`PageSource`], always with no arena lock held, and never
 //! gives pages back: tags are recycled through the pool instead, exactly as

@@ -35,8 +35,8 @@ pub(crate) struct State {
     pub(crate) has_source: bool,
     pub(crate) quantum: usize,
     pub(crate) quantum_shift: u32,
-    /// Threads sleeping on the arena's condition variable.
-    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    /// Threads sleeping on the arena's condition variable (see `wait.rs`;
+    /// always 0 without `std`).
     pub(crate) waiters: usize,
     /// A hash rescale is in flight (only one thread does it).
     pub(crate) rescaling: bool,
