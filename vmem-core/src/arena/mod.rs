@@ -316,28 +316,13 @@ impl Arena {
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
         let state = self.state.lock();
-        let c = state.counters;
         Stats {
-            mem_inuse: c.mem_inuse,
-            mem_import: c.mem_import,
-            mem_total: c.mem_total,
-            alloc: c.alloc,
-            free: c.free,
-            wait: c.wait,
-            fail: c.fail,
-            lookup: c.lookup,
-            search: c.search,
-            populate_fail: c.populate_fail,
-            contains: c.contains,
-            contains_search: c.contains_search,
-            imports: c.imports,
-            releases: c.releases,
-            rescales: c.rescales,
             segments_allocated: state.hash.live,
             tags_in_use: state.tags_in_use,
             tags_reserved: state.reserve.len,
             tag_size: crate::segment::TAG_SIZE,
             hash_buckets: state.hash.buckets(),
+            ..state.counters
         }
     }
 
