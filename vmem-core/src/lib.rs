@@ -78,7 +78,7 @@ extern crate alloc;
 
 mod arena;
 mod bits;
-mod error;
+pub mod error;
 mod freelist;
 mod hash;
 mod name;

@@ -2,7 +2,7 @@
 //! checks, next-fit, `xalloc`, and the searching path every request falls
 //! back to (freelist search, import, reclaim, then wait or fail).
 
-use crate::error::{Error, InvalidReason};
+use crate::error::{Error, InvalidReason, NeverFits};
 use crate::policy::{AllocFlags, Constraints, Fit, Policy, Wait};
 use crate::sync::Guard;
 
@@ -113,12 +113,12 @@ impl Arena {
         if !fit.can_ever_fit() {
             // No address anywhere satisfies it: fail even a sleeping
             // request, which no free or added span could ever wake.
-            let err = Error::NeverFits {
+            let err = Error::from(NeverFits {
                 arena: self.name,
                 size,
                 min: fit.min,
                 max: fit.max,
-            };
+            });
             return self.fail(err, flags);
         }
         if let Some(err) = self.injected_failure(size, flags) {

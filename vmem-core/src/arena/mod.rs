@@ -22,7 +22,9 @@ pub use mtbf::set_global_mtbf;
 pub use walk::{Segment, SegmentKind, SegmentTypes};
 
 use crate::bits::is_power_of_two;
-use crate::error::{Error, InvalidReason};
+use crate::error::{
+    Error, InvalidArgument, InvalidReason, NotAllocated, OverlappingSpan, WrongSize,
+};
 use crate::hash::{AllocHash, Table, HASH_INITIAL};
 use crate::name::ArenaName;
 use crate::pool::{TagChain, TagPool};
@@ -93,11 +95,11 @@ impl Arena {
         import_quantum: usize,
     ) -> Result<Arena, Error> {
         if !is_power_of_two(quantum) {
-            return Err(Error::InvalidArgument {
+            return Err(Error::from(InvalidArgument {
                 arena: name,
                 call: "create",
                 reason: InvalidReason::BadQuantum { quantum },
-            });
+            }));
         }
         let mut tags = TagChain::default();
         while tags.len < RESERVE_LOW + 2 {
@@ -136,11 +138,11 @@ impl Arena {
     }
 
     fn invalid(&self, call: &'static str, reason: InvalidReason) -> Error {
-        Error::InvalidArgument {
+        Error::from(InvalidArgument {
             arena: self.name,
             call,
             reason,
-        }
+        })
     }
     // ----- free -------------------------------------------------------------------
 
@@ -178,17 +180,17 @@ impl Arena {
 
     fn bad_free(&self, bad: BadFree, addr: usize, size: usize) -> Error {
         match bad {
-            BadFree::NotAllocated => Error::NotAllocated {
+            BadFree::NotAllocated => Error::from(NotAllocated {
                 arena: self.name,
                 addr,
                 size,
-            },
-            BadFree::WrongSize(expected) => Error::WrongSize {
+            }),
+            BadFree::WrongSize(expected) => Error::from(WrongSize {
                 arena: self.name,
                 addr,
                 size,
                 expected,
-            },
+            }),
         }
     }
 
@@ -219,13 +221,13 @@ impl Arena {
 
     fn overlap(&self, state: &State, base: usize, size: usize) -> Result<(), Error> {
         match state.overlapping_span(base, size) {
-            Some(span) => Err(Error::OverlappingSpan {
+            Some(span) => Err(Error::from(OverlappingSpan {
                 arena: self.name,
                 base,
                 size,
                 existing_start: span.start(),
                 existing_end: span.end(),
-            }),
+            })),
             None => Ok(()),
         }
     }
