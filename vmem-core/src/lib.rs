@@ -81,6 +81,7 @@ mod bits;
 pub mod error;
 mod freelist;
 mod hash;
+mod log;
 mod name;
 mod page;
 mod policy;

@@ -3,6 +3,7 @@
 //! back to (freelist search, import, reclaim, then wait or fail).
 
 use crate::error::{Error, InvalidReason, NeverFits};
+use crate::log::debug;
 use crate::policy::{AllocFlags, Constraints, Fit, Policy, Wait};
 use crate::sync::Guard;
 
@@ -222,7 +223,7 @@ impl Arena {
                 if let Some(hook) = hook {
                     let free_before = state.counters.mem_total - state.counters.mem_inuse;
                     drop(state);
-                    tracing::debug!(arena = %self.name, size = fit.size, "reclaim before failing");
+                    debug!(arena = %self.name, size = fit.size, "reclaim before failing");
                     hook.reclaim(self, fit.size);
                     state = self.state.lock();
                     if state.counters.mem_total - state.counters.mem_inuse > free_before {

@@ -4,6 +4,7 @@
 
 use crate::bits::round_up;
 use crate::error::Error;
+use crate::log::{debug, warning};
 use crate::policy::{AllocFlags, Constraints, Fit, Policy, Wait};
 use crate::source::Source;
 use crate::sync::Guard;
@@ -39,12 +40,12 @@ impl Arena {
         if state.import_limit != 0
             && state.counters.mem_import.saturating_add(asize) > state.import_limit
         {
-            tracing::debug!(arena = %self.name, asize, limit = state.import_limit, "import refused by limit");
+            debug!(arena = %self.name, asize, limit = state.import_limit, "import refused by limit");
             return (state, Ok(None));
         }
         drop(state);
         let imported = source.import(asize, import_align, flags.get_wait());
-        tracing::debug!(arena = %self.name, asize, ?imported, "import");
+        debug!(arena = %self.name, asize, ?imported, "import");
         let mut state = self.state.lock();
         let Some((start, size)) = imported else {
             return (state, Ok(None));
@@ -56,7 +57,7 @@ impl Arena {
             || start.checked_add(size).is_none()
         {
             drop(state);
-            tracing::warn!(arena = %self.name, start, size, asize, import_align, "source returned an unusable span; giving it back");
+            warning!(arena = %self.name, start, size, asize, import_align, "source returned an unusable span; giving it back");
             source.release(start, size);
             return (self.state.lock(), Ok(None));
         }
@@ -95,7 +96,7 @@ impl Arena {
     pub(super) fn give_back(&self, releases: &Releases) {
         if let Some(source) = &self.source {
             for (start, size) in releases.iter() {
-                tracing::debug!(arena = %self.name, start, size, "release span to source");
+                debug!(arena = %self.name, start, size, "release span to source");
                 source.release(start, size);
             }
         }

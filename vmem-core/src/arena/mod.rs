@@ -26,6 +26,7 @@ use crate::error::{
     Error, InvalidArgument, InvalidReason, NotAllocated, OverlappingSpan, WrongSize,
 };
 use crate::hash::{AllocHash, Table, HASH_INITIAL};
+use crate::log::{debug, warning};
 use crate::name::ArenaName;
 use crate::pool::{TagChain, TagPool};
 use crate::source::{Reclaim, Shared, Source};
@@ -162,7 +163,7 @@ impl Arena {
         let rescale = state.hash.wants_rescale();
         drop(state);
         if let (Some((start, len)), Some(source)) = (release, &self.source) {
-            tracing::debug!(arena = %self.name, start, size = len, "release span to source");
+            debug!(arena = %self.name, start, size = len, "release span to source");
             source.release(start, len);
         }
         if rescale {
@@ -372,7 +373,7 @@ impl Arena {
                 Some(t) => Some(t),
                 None => {
                     self.state.lock().rescaling = false;
-                    tracing::warn!(arena = %self.name, target, "hash rescale skipped: no memory for the table");
+                    warning!(arena = %self.name, target, "hash rescale skipped: no memory for the table");
                     return;
                 }
             }
@@ -380,21 +381,26 @@ impl Arena {
             None
         };
         let mut state = self.state.lock();
-        let from = state.hash.buckets();
+        // Read under the lock for the event below, logged once it is dropped.
+        #[cfg_attr(
+            not(feature = "tracing"),
+            expect(unused_variables, reason = "only the `tracing` event reads them")
+        )]
+        let (from, live) = (state.hash.buckets(), state.hash.live);
         let shift = state.quantum_shift;
         let old = state.hash.install(table, shift);
         state.rescaling = false;
         state.counters.rescales += 1;
-        let live = state.hash.live;
         drop(state);
-        tracing::debug!(arena = %self.name, from, to = target, live, "hash rescaled");
+        debug!(arena = %self.name, from, to = target, live, "hash rescaled");
         if let Some(old) = old {
             old.free(pages);
         }
     }
 
     /// Destroys the arena, returning the bytes still allocated (leaked). A
-    /// leak is also reported as a `tracing` warning. Every imported span
+    /// leak is also reported as a `tracing` warning (with the `tracing`
+    /// feature). Every imported span
     /// that holds no allocation goes back to the source (also one that the
     /// next-fit rotor kept in two free pieces); spans that still hold
     /// allocations are not given back, since the arena cannot know whether
@@ -411,14 +417,14 @@ impl Drop for Arena {
             loop {
                 let release = self.state.lock().take_free_span();
                 let Some((start, size)) = release else { break };
-                tracing::debug!(arena = %self.name, start, size, "destroy: release span to source");
+                debug!(arena = %self.name, start, size, "destroy: release span to source");
                 source.release(start, size);
             }
         }
         let mut state = self.state.lock();
         let leaked = state.counters.mem_inuse;
         if leaked != 0 {
-            tracing::warn!(arena = %self.name, leaked, "arena destroyed with allocations outstanding");
+            warning!(arena = %self.name, leaked, "arena destroyed with allocations outstanding");
         }
         let old = state.hash.take_table();
         let mut tags = TagChain::default();

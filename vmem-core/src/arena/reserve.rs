@@ -3,6 +3,7 @@
 //! An operation tops the reserve up before it starts; a free gives the
 //! surplus back to the tag pool.
 
+use crate::log::debug;
 use crate::sync::Guard;
 
 use super::state::State;
@@ -47,7 +48,7 @@ impl Arena {
             }
             drop(state);
             let grew = self.pool.grow();
-            tracing::debug!(arena = %self.name, grew, "populate: tag pool grown from the page source");
+            debug!(arena = %self.name, grew, "populate: tag pool grown from the page source");
             state = self.state.lock();
             if !grew && state.reserve.len < RESERVE_LOW {
                 state.counters.populate_fail += 1;
