@@ -78,9 +78,10 @@ extern crate alloc;
 
 mod arena;
 mod bits;
-mod error;
+pub mod error;
 mod freelist;
 mod hash;
+mod log;
 mod name;
 mod page;
 mod policy;

@@ -1,6 +1,6 @@
 //! The shared pool of spare boundary tags.
 //!
-//! Arenas keep a small private reserve of tags (see `reserve.rs`) and top it
+//! Arenas keep a small private reserve of tags (see `arena/reserve.rs`) and top it
 //! up from a [`TagPool`] in batches. The pool obtains tag memory a page at a
 //! time from its [`PageSource`], always with no arena lock held, and never
 //! gives pages back: tags are recycled through the pool instead, exactly as
@@ -188,7 +188,9 @@ impl TagPool {
         // a leak checker counts a block as held only through its start.
         for p in (0..pages).rev() {
             let page = page_at(p);
-            let trailer = page.wrapping_add(PAGE_SIZE - PAGE_TRAILER).cast::<*mut u8>();
+            let trailer = page
+                .wrapping_add(PAGE_SIZE - PAGE_TRAILER)
+                .cast::<*mut u8>();
             // SAFETY: the trailer lies inside the page, after its last tag
             // slot (`TAGS_PER_PAGE * TAG_SIZE <= PAGE_SIZE - PAGE_TRAILER`),
             // and is pointer-aligned because the page is page-aligned;

@@ -1,27 +1,15 @@
-//! Arena counters: libumem's kstats plus a few of our own.
+//! Arena counters: libumem's kstats plus a few of our own, in one type.
+//!
+//! The arena keeps a [`Stats`] under its lock and bumps its fields where the
+//! events happen; [`Arena::stats`](crate::Arena::stats) copies it out and
+//! fills in the gauges that live elsewhere (hash, tag lists). A new counter
+//! is one field here plus the line that bumps it; the C layer's
+//! `vmem_kstat_t` copies every field by name, so the compiler points at the
+//! one line it needs there.
 
-/// The raw counters kept under the arena lock.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) mem_inuse: usize,
-    pub(crate) mem_import: usize,
-    pub(crate) mem_total: usize,
-    pub(crate) alloc: u64,
-    pub(crate) free: u64,
-    pub(crate) wait: u64,
-    pub(crate) fail: u64,
-    pub(crate) lookup: u64,
-    pub(crate) search: u64,
-    pub(crate) populate_fail: u64,
-    pub(crate) contains: u64,
-    pub(crate) contains_search: u64,
-    pub(crate) imports: u64,
-    pub(crate) releases: u64,
-    pub(crate) rescales: u64,
-}
-
-/// A snapshot of an arena's counters (libumem's `vmem_kstat_t`, plus tag and
-/// hash figures).
+/// An arena's counters (libumem's `vmem_kstat_t`, plus tag and hash
+/// figures). Inside the arena this is the live tally; what
+/// [`Arena::stats`](crate::Arena::stats) returns is a snapshot of it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Bytes allocated.
@@ -54,6 +42,8 @@ pub struct Stats {
     pub releases: u64,
     /// Hash-table rescales performed.
     pub rescales: u64,
+    // The gauges below are filled in by the snapshot; the live tally keeps
+    // them at 0.
     /// Allocated segments (entries in the hash).
     pub segments_allocated: usize,
     /// Boundary tags linked into the arena (spans, segments, rotor).

@@ -368,8 +368,8 @@ fn run(cfg: Config) {
                     arena.free(addr, size + 1)
                 };
                 match bad {
-                    Err(Error::WrongSize { expected, .. }) => assert_eq!(expected, size),
-                    Err(Error::NotAllocated { addr: a, .. }) => assert_eq!(a, addr + q),
+                    Err(Error::WrongSize(bad)) => assert_eq!(bad.expected, size),
+                    Err(Error::NotAllocated(bad)) => assert_eq!(bad.addr, addr + q),
                     other => panic!("step {step}: bad free gave {other:?}"),
                 }
             } else {
@@ -393,14 +393,10 @@ fn run(cfg: Config) {
                         assert!(model.first_overlapping_span(base, size).is_none());
                         model.add(base, base + size);
                     }
-                    Err(Error::OverlappingSpan {
-                        existing_start,
-                        existing_end,
-                        ..
-                    }) => {
+                    Err(Error::OverlappingSpan(overlap)) => {
                         assert_eq!(
                             model.first_overlapping_span(base, size),
-                            Some((existing_start, existing_end)),
+                            Some((overlap.existing_start, overlap.existing_end)),
                             "step {step}"
                         );
                     }
@@ -425,7 +421,7 @@ fn run(cfg: Config) {
                         assert!(!model.overlaps_live(addr, alloc), "step {step}");
                         model.live.insert(addr, alloc);
                     }
-                    Err(Error::OverlappingSpan { .. }) => {
+                    Err(Error::OverlappingSpan(_)) => {
                         assert!(model.first_overlapping_span(base, size).is_some());
                     }
                     Err(e) => panic!("step {step}: extend_alloc: {e}"),
@@ -497,9 +493,12 @@ fn run(cfg: Config) {
                     "step {step}: {policy:?} {req:?} failed but {fit:?} fits"
                 );
             }
-            Err(Error::NeverFits { size, min, max, .. }) => {
+            Err(Error::NeverFits(never)) => {
                 failures += 1;
-                assert_eq!((size, min, max), (req.size, req.min, req.max));
+                assert_eq!(
+                    (never.size, never.min, never.max),
+                    (req.size, req.min, req.max)
+                );
                 assert!(
                     !req.fits_in(0, usize::MAX),
                     "step {step}: {req:?} refused as never fitting"

@@ -9,8 +9,8 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use vmem_core::{
-    AllocFlags, Arena, ArenaName, Constraints, Error, InvalidReason, Policy, Reclaim, Segment,
-    SegmentKind, SegmentTypes, Shared, Source, Wait, NAME_CAPACITY,
+    error, AllocFlags, Arena, ArenaName, Constraints, Error, InvalidReason, Policy, Reclaim,
+    Segment, SegmentKind, SegmentTypes, Shared, Source, Wait, NAME_CAPACITY,
 };
 
 const POLICIES: [Policy; 4] = [
@@ -38,11 +38,11 @@ fn segs(arena: &Arena, types: SegmentTypes) -> Vec<(SegmentKind, usize, usize)> 
 }
 
 fn invalid(arena: &str, call: &'static str, reason: InvalidReason) -> Error {
-    Error::InvalidArgument {
+    Error::from(error::InvalidArgument {
         arena: ArenaName::new(arena),
         call,
         reason,
-    }
+    })
 }
 
 fn nosleep() -> AllocFlags {
@@ -56,12 +56,12 @@ fn new_rejects_bad_quantum() {
     for q in [0usize, 3, 0x1800, usize::MAX] {
         let err = Arena::new("badq", 0, 0x1000, q).unwrap_err();
         assert!(
-            matches!(err, Error::InvalidArgument { call: "create", .. }),
+            matches!(&err, Error::InvalidArgument(e) if e.call == "create"),
             "{err:?}"
         );
         let err = Arena::builder("badq").quantum(q).build().unwrap_err();
         assert!(
-            matches!(err, Error::InvalidArgument { call: "create", .. }),
+            matches!(&err, Error::InvalidArgument(e) if e.call == "create"),
             "{err:?}"
         );
     }
@@ -189,12 +189,14 @@ fn add_spans_and_errors() {
     );
     arena.check().unwrap();
 
-    let overlap = |base, size, existing_start, existing_end| Error::OverlappingSpan {
-        arena: ArenaName::new("add"),
-        base,
-        size,
-        existing_start,
-        existing_end,
+    let overlap = |base, size, existing_start, existing_end| {
+        Error::from(error::OverlappingSpan {
+            arena: ArenaName::new("add"),
+            base,
+            size,
+            existing_start,
+            existing_end,
+        })
     };
     assert_eq!(
         arena.add(0x18000, 0x1000),
@@ -387,12 +389,12 @@ fn non_quantum_sizes_round_for_placement_but_record_the_size() {
     );
     assert_eq!(
         arena.free(a, 0x20),
-        Err(Error::WrongSize {
+        Err(Error::from(error::WrongSize {
             arena: ArenaName::new("round"),
             addr: 0,
             size: 0x20,
             expected: 0x11
-        })
+        }))
     );
     arena.free(a, 0x11).unwrap();
     arena.free(b, 0x1).unwrap();
@@ -614,11 +616,13 @@ fn xalloc_invalid_arguments() {
     arena.xfree(ok, 0x3000).unwrap();
     // Windows that cannot hold the request are not invalid arguments: the
     // request simply never fits (libumem returns NULL for VM_NOSLEEP).
-    let never = |size, min, max| Error::NeverFits {
-        arena: ArenaName::new("xi"),
-        size,
-        min,
-        max,
+    let never = |size, min, max| {
+        Error::from(error::NeverFits {
+            arena: ArenaName::new("xi"),
+            size,
+            min,
+            max,
+        })
     };
     let fails_before = arena.stats().fail;
     for (size, min, max) in [
@@ -690,10 +694,9 @@ fn xalloc_combinations_always_satisfy_constraints() {
                                     arena.xfree(addr, size).unwrap();
                                 }
                             }
-                            Err(Error::InvalidArgument {
-                                reason: InvalidReason::Overconstrained { .. },
-                                ..
-                            }) => {
+                            Err(Error::InvalidArgument(e))
+                                if matches!(e.reason, InvalidReason::Overconstrained { .. }) =>
+                            {
                                 assert!(nocross != 0);
                                 assert!(
                                     a > nocross || (phase + size).next_multiple_of(a) > nocross
@@ -730,10 +733,12 @@ fn bad_frees_are_reported_and_change_nothing() {
         .unwrap();
     let before = snapshot(&arena);
     let stats = arena.stats();
-    let not_allocated = |addr, size| Error::NotAllocated {
-        arena: ArenaName::new("bf"),
-        addr,
-        size,
+    let not_allocated = |addr, size| {
+        Error::from(error::NotAllocated {
+            arena: ArenaName::new("bf"),
+            addr,
+            size,
+        })
     };
     // Never allocated, free space, inside a segment, outside the arena.
     assert_eq!(
@@ -753,22 +758,22 @@ fn bad_frees_are_reported_and_change_nothing() {
     for (addr, size, expected) in [(a, 0x200, 0x300), (a, 0x400, 0x300), (b, 0x300, 0x200)] {
         assert_eq!(
             arena.free(addr, size),
-            Err(Error::WrongSize {
+            Err(Error::from(error::WrongSize {
                 arena: ArenaName::new("bf"),
                 addr,
                 size,
                 expected
-            })
+            }))
         );
     }
     assert_eq!(
         arena.xfree(c, 0x1000),
-        Err(Error::WrongSize {
+        Err(Error::from(error::WrongSize {
             arena: ArenaName::new("bf"),
             addr: c,
             size: 0x1000,
             expected: 0x100
-        })
+        }))
     );
     assert_eq!(snapshot(&arena), before);
     let after = arena.stats();
@@ -1037,13 +1042,13 @@ fn extend_alloc_errors() {
     );
     assert_eq!(
         arena.extend_alloc(0x1f000, 0x2000, 0x1000),
-        Err(Error::OverlappingSpan {
+        Err(Error::from(error::OverlappingSpan {
             arena: ArenaName::new("ee"),
             base: 0x1f000,
             size: 0x2000,
             existing_start: 0x10000,
             existing_end: 0x20000
-        })
+        }))
     );
     assert_eq!(arena.stats().mem_total, 0x10000);
     assert_eq!(arena.stats().alloc, 0);
@@ -1444,7 +1449,7 @@ fn mtbf_injects_failures() {
     // Invalid arguments are still reported as such.
     assert!(matches!(
         arena.alloc(0, nosleep()),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::InvalidArgument(_))
     ));
     arena.free(a, 0x1000).unwrap();
     arena.free(b, 0x1000).unwrap();
@@ -1654,10 +1659,11 @@ fn constrained_xalloc_on_an_importing_arena_always_succeeds() {
                                 child.check().unwrap();
                                 child.xfree(addr, size).unwrap();
                             }
-                            Err(Error::InvalidArgument {
-                                reason: InvalidReason::Overconstrained { .. },
-                                ..
-                            }) => assert_ne!(nocross, 0),
+                            Err(Error::InvalidArgument(e))
+                                if matches!(e.reason, InvalidReason::Overconstrained { .. }) =>
+                            {
+                                assert_ne!(nocross, 0)
+                            }
                             Err(e) => panic!("size {size:#x} {c:?} {policy:?}: {e}"),
                         }
                     }

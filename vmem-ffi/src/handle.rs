@@ -56,18 +56,16 @@ impl Failure {
             | Error::Exhausted { .. }
             | Error::TimedOut { .. }
             | Error::OutOfTags { .. } => Failure::NoRoom(err.to_string()),
-            Error::NeverFits { .. } => Failure::NeverFits(err.to_string()),
-            Error::InvalidArgument { reason, .. } => Failure::Bad(reason.to_string()),
-            Error::NotAllocated { .. } => Failure::Bad("bad free: address is not allocated".into()),
-            Error::WrongSize { expected, .. } => Failure::Bad(format!(
-                "bad free: wrong size (allocated with size {expected})"
+            Error::NeverFits(_) => Failure::NeverFits(err.to_string()),
+            Error::InvalidArgument(bad) => Failure::Bad(bad.reason.to_string()),
+            Error::NotAllocated(_) => Failure::Bad("bad free: address is not allocated".into()),
+            Error::WrongSize(bad) => Failure::Bad(format!(
+                "bad free: wrong size (allocated with size {})",
+                bad.expected
             )),
-            Error::OverlappingSpan {
-                existing_start,
-                existing_end,
-                ..
-            } => Failure::Bad(format!(
-                "the range overlaps the arena's span [{existing_start:#x}, {existing_end:#x})"
+            Error::OverlappingSpan(overlap) => Failure::Bad(format!(
+                "the range overlaps the arena's span [{:#x}, {:#x})",
+                overlap.existing_start, overlap.existing_end
             )),
             // `vmem_core::Error` is non-exhaustive: a kind added later is
             // reported rather than guessed at.

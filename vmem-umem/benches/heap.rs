@@ -4,6 +4,11 @@
 //!
 //! Run: `cargo bench -p vmem-umem --bench heap`.
 
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented function"
+)]
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -18,22 +23,34 @@ fn heap_import_release(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(2));
     for pages in [1usize, 16, 256] {
         let size = pages * page;
-        group.bench_with_input(BenchmarkId::new("commit_release", pages), &size, |b, &size| {
-            b.iter(|| {
-                let addr = heap.alloc(black_box(size), page, AllocFlags::new()).expect("heap");
-                heap.free(addr, size);
-            })
-        });
-        group.bench_with_input(BenchmarkId::new("commit_touch_release", pages), &size, |b, &size| {
-            b.iter(|| {
-                let addr = heap.alloc(black_box(size), page, AllocFlags::new()).expect("heap");
-                for p in (0..size).step_by(page) {
-                    // SAFETY: committed by the heap for this allocation.
-                    unsafe { ((addr + p) as *mut u8).write(1) };
-                }
-                heap.free(addr, size);
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new("commit_release", pages),
+            &size,
+            |b, &size| {
+                b.iter(|| {
+                    let addr = heap
+                        .alloc(black_box(size), page, AllocFlags::new())
+                        .expect("heap");
+                    heap.free(addr, size);
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("commit_touch_release", pages),
+            &size,
+            |b, &size| {
+                b.iter(|| {
+                    let addr = heap
+                        .alloc(black_box(size), page, AllocFlags::new())
+                        .expect("heap");
+                    for p in (0..size).step_by(page) {
+                        // SAFETY: committed by the heap for this allocation.
+                        unsafe { ((addr + p) as *mut u8).write(1) };
+                    }
+                    heap.free(addr, size);
+                })
+            },
+        );
         group.bench_with_input(BenchmarkId::new("mmap_munmap", pages), &size, |b, &size| {
             b.iter(|| {
                 // SAFETY: a fresh anonymous mapping, unmapped right after.

@@ -1,6 +1,6 @@
 //! [`ArenaBuilder`]: every creation-time setting of an arena.
 
-use crate::error::Error;
+use crate::error::{Error, InvalidArgument};
 use crate::name::ArenaName;
 use crate::pool::TagPool;
 use crate::source::{Shared, Source};
@@ -90,19 +90,19 @@ impl ArenaBuilder {
         #[cfg(feature = "std")]
         let pool = self.pool.unwrap_or_else(TagPool::global);
         #[cfg(not(feature = "std"))]
-        let pool = self.pool.ok_or(Error::InvalidArgument {
+        let pool = self.pool.ok_or(Error::from(InvalidArgument {
             arena: self.name,
             call: "create",
             reason: crate::error::InvalidReason::NoTagPool,
-        })?;
+        }))?;
         if !crate::bits::is_power_of_two(self.quantum) {
-            return Err(Error::InvalidArgument {
+            return Err(Error::from(InvalidArgument {
                 arena: self.name,
                 call: "create",
                 reason: crate::error::InvalidReason::BadQuantum {
                     quantum: self.quantum,
                 },
-            });
+            }));
         }
         let import_quantum = self
             .import_quantum
@@ -110,14 +110,14 @@ impl ArenaBuilder {
             .unwrap_or(self.quantum)
             .max(self.quantum);
         if !crate::bits::is_power_of_two(import_quantum) {
-            return Err(Error::InvalidArgument {
+            return Err(Error::from(InvalidArgument {
                 arena: self.name,
                 call: "create",
                 reason: crate::error::InvalidReason::NotPowerOfTwo {
                     what: "import quantum",
                     value: import_quantum,
                 },
-            });
+            }));
         }
         let arena = Arena::from_parts(self.name, self.quantum, pool, self.source, import_quantum)?;
         arena.set_limit(self.limit);

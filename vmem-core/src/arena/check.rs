@@ -38,13 +38,19 @@ impl fmt::Display for CheckError {
 impl core::error::Error for CheckError {}
 
 impl Arena {
-    /// Verifies the arena's invariants: the address list is well linked and
-    /// every segment lies inside its span, contiguous with its neighbours,
-    /// quantum-aligned; no two free segments are adjacent (a marker may sit
-    /// between two); spans do not overlap and added spans are in address
-    /// order; every free segment is on the freelist of its size and the
-    /// freemap matches; every allocated segment is in the hash, in its
-    /// bucket; and the counters agree with all of it.
+    /// Verifies the arena's invariants and reports the first one broken,
+    /// in six passes:
+    ///
+    /// 1. the address list is well linked and every segment lies inside
+    ///    its span, contiguous with its neighbours, quantum-aligned; no two
+    ///    free segments are adjacent (a marker may sit between two);
+    /// 2. the span list holds the same spans, which do not overlap, and
+    ///    added spans are in address order;
+    /// 3. every free segment is on the freelist of its size and the freemap
+    ///    matches the lists;
+    /// 4. every allocated segment is in the hash, in its bucket;
+    /// 5. the counters agree with all of it;
+    /// 6. the tag reserve holds only spare tags, as many as it counts.
     pub fn check(&self) -> Result<(), CheckError> {
         let state = self.state.lock();
         Checker {
@@ -55,21 +61,25 @@ impl Arena {
     }
 }
 
+/// One run of the check over a locked arena's state. The passes are
+/// numbered as in the documentation of [`Arena::check`].
 struct Checker<'a> {
     state: &'a State,
     name: ArenaName,
 }
 
 impl Checker<'_> {
-    fn fail(&self, invariant: &'static str, at: usize, found: usize) -> Result<(), CheckError> {
-        Err(CheckError {
+    /// The error for `invariant`, broken at `at` with `found` there.
+    fn error(&self, invariant: &'static str, at: usize, found: usize) -> CheckError {
+        CheckError {
             arena: self.name,
             invariant,
             at,
             found,
-        })
+        }
     }
 
+    /// `Ok` if `ok`, else the error for `invariant`.
     fn ensure(
         &self,
         ok: bool,
@@ -80,28 +90,28 @@ impl Checker<'_> {
         if ok {
             Ok(())
         } else {
-            self.fail(invariant, at, found)
+            Err(self.error(invariant, at, found))
         }
     }
 
+    /// Runs the passes in order; each later pass compares its own count
+    /// with what the walk of the address list found.
     fn run(&self) -> Result<(), CheckError> {
-        let s = self.state;
-        let q = s.quantum;
-        let head = s.head;
+        let tally = self.address_list()?;
+        self.span_list(&tally)?;
+        self.freelists(&tally)?;
+        self.hash(&tally)?;
+        self.counters(&tally)?;
+        self.reserve()
+    }
 
-        // 1. The address list: links, spans, segments.
-        let mut tags = 0usize;
-        let mut spans = 0usize;
-        let mut total = 0usize;
-        let mut imported = 0usize;
-        let mut inuse = 0usize;
-        let mut allocated = 0usize;
-        let mut free_segs = 0usize;
-        let mut rotors = 0usize;
-        let mut span: Option<SegPtr> = None;
-        // Where the next segment of the current span must start.
-        let mut cursor = 0usize;
-        let mut prev_was_free = false;
+    /// Pass 1, the address list: every link, every span, every segment in
+    /// its span, contiguous and quantum-aligned, no two free segments side
+    /// by side, one rotor, and the tag count.
+    fn address_list(&self) -> Result<Tally, CheckError> {
+        let s = self.state;
+        let head = s.head;
+        let mut walk = AddressWalk::default();
         let mut seg = head.next_addr();
         let mut last = head;
         while seg != head {
@@ -111,96 +121,22 @@ impl Checker<'_> {
                 seg.start(),
                 0,
             )?;
-            tags += 1;
+            walk.tags += 1;
             match seg.kind() {
-                Kind::Span | Kind::ImportedSpan => {
-                    if let Some(open) = span {
-                        self.ensure(
-                            cursor == open.end(),
-                            "span not covered to its end",
-                            open.start(),
-                            cursor,
-                        )?;
-                    }
-                    self.ensure(
-                        seg.start() < seg.end(),
-                        "empty span",
-                        seg.start(),
-                        seg.end(),
-                    )?;
-                    self.ensure(
-                        (seg.start() | seg.end()) & (q - 1) == 0,
-                        "span not quantum aligned",
-                        seg.start(),
-                        seg.end(),
-                    )?;
-                    spans += 1;
-                    total += seg.size();
-                    if seg.kind() == Kind::ImportedSpan {
-                        imported += seg.size();
-                    }
-                    span = Some(seg);
-                    cursor = seg.start();
-                    prev_was_free = false;
-                }
-                Kind::Alloc | Kind::Free => {
-                    let Some(open) = span else {
-                        return self.fail("segment outside any span", seg.start(), seg.end());
-                    };
-                    self.ensure(
-                        seg.start() == cursor,
-                        "segments not contiguous",
-                        seg.start(),
-                        cursor,
-                    )?;
-                    self.ensure(
-                        seg.start() & (q - 1) == 0,
-                        "segment start not quantum aligned",
-                        seg.start(),
-                        q,
-                    )?;
-                    self.ensure(
-                        seg.end() > seg.start(),
-                        "empty segment",
-                        seg.start(),
-                        seg.end(),
-                    )?;
-                    let end = round_up(seg.end(), q);
-                    self.ensure(
-                        end <= open.end(),
-                        "segment runs past its span",
-                        seg.start(),
-                        open.end(),
-                    )?;
-                    cursor = end;
-                    if seg.kind() == Kind::Free {
-                        self.ensure(!prev_was_free, "two adjacent free segments", seg.start(), 0)?;
-                        self.ensure(
-                            seg.end() & (q - 1) == 0,
-                            "free segment end not quantum aligned",
-                            seg.start(),
-                            seg.end(),
-                        )?;
-                        free_segs += 1;
-                        prev_was_free = true;
-                    } else {
-                        inuse += seg.size();
-                        allocated += 1;
-                        prev_was_free = false;
-                    }
-                }
+                Kind::Span | Kind::ImportedSpan => self.span_tag(seg, &mut walk)?,
+                Kind::Alloc | Kind::Free => self.segment(seg, &mut walk)?,
                 Kind::Rotor => {
-                    rotors += 1;
+                    walk.rotors += 1;
                     self.ensure(seg == s.rotor, "stray rotor", seg.start(), 0)?;
-                    prev_was_free = false;
+                    walk.prev_was_free = false;
                 }
-                Kind::Walker => prev_was_free = false,
+                Kind::Walker => walk.prev_was_free = false,
                 Kind::Head | Kind::Spare => {
-                    return self.fail(
+                    return Err(self.error(
                         "foreign tag in the address list",
                         seg.start(),
                         seg.kind() as usize,
-                    )
+                    ))
                 }
             }
             last = seg;
@@ -212,23 +148,125 @@ impl Checker<'_> {
             0,
             0,
         )?;
-        if let Some(open) = span {
-            self.ensure(
-                cursor == open.end(),
-                "span not covered to its end",
-                open.start(),
-                cursor,
-            )?;
-        }
-        self.ensure(rotors == 1, "rotor missing or duplicated", 0, rotors)?;
+        self.span_covered(&walk)?;
         self.ensure(
-            tags == s.tags_in_use,
+            walk.rotors == 1,
+            "rotor missing or duplicated",
+            0,
+            walk.rotors,
+        )?;
+        self.ensure(
+            walk.tags == s.tags_in_use,
             "tag count disagrees",
-            tags,
+            walk.tags,
             s.tags_in_use,
         )?;
+        Ok(walk.tally)
+    }
 
-        // 2. The span list: same spans, disjoint, added spans ordered.
+    /// Pass 1, at a span tag: the span before it is covered to its end, and
+    /// this one is non-empty and quantum-aligned.
+    fn span_tag(&self, seg: SegPtr, walk: &mut AddressWalk) -> Result<(), CheckError> {
+        let q = self.state.quantum;
+        self.span_covered(walk)?;
+        self.ensure(
+            seg.start() < seg.end(),
+            "empty span",
+            seg.start(),
+            seg.end(),
+        )?;
+        self.ensure(
+            (seg.start() | seg.end()) & (q - 1) == 0,
+            "span not quantum aligned",
+            seg.start(),
+            seg.end(),
+        )?;
+        walk.tally.spans += 1;
+        walk.tally.total += seg.size();
+        if seg.kind() == Kind::ImportedSpan {
+            walk.tally.imported += seg.size();
+        }
+        walk.span = Some(seg);
+        walk.cursor = seg.start();
+        walk.prev_was_free = false;
+        Ok(())
+    }
+
+    /// Pass 1: the span the walk is in (if any) was covered to its end.
+    fn span_covered(&self, walk: &AddressWalk) -> Result<(), CheckError> {
+        match walk.span {
+            Some(open) => self.ensure(
+                walk.cursor == open.end(),
+                "span not covered to its end",
+                open.start(),
+                walk.cursor,
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// Pass 1, at a free or allocated segment: inside the open span, right
+    /// after the previous segment, quantum-aligned, and (if free) not next
+    /// to another free segment.
+    fn segment(&self, seg: SegPtr, walk: &mut AddressWalk) -> Result<(), CheckError> {
+        let q = self.state.quantum;
+        let Some(open) = walk.span else {
+            return Err(self.error("segment outside any span", seg.start(), seg.end()));
+        };
+        self.ensure(
+            seg.start() == walk.cursor,
+            "segments not contiguous",
+            seg.start(),
+            walk.cursor,
+        )?;
+        self.ensure(
+            seg.start() & (q - 1) == 0,
+            "segment start not quantum aligned",
+            seg.start(),
+            q,
+        )?;
+        self.ensure(
+            seg.end() > seg.start(),
+            "empty segment",
+            seg.start(),
+            seg.end(),
+        )?;
+        let end = round_up(seg.end(), q);
+        self.ensure(
+            end <= open.end(),
+            "segment runs past its span",
+            seg.start(),
+            open.end(),
+        )?;
+        walk.cursor = end;
+        if seg.kind() == Kind::Free {
+            self.ensure(
+                !walk.prev_was_free,
+                "two adjacent free segments",
+                seg.start(),
+                0,
+            )?;
+            self.ensure(
+                seg.end() & (q - 1) == 0,
+                "free segment end not quantum aligned",
+                seg.start(),
+                seg.end(),
+            )?;
+            walk.tally.free_segs += 1;
+            walk.prev_was_free = true;
+        } else {
+            walk.tally.inuse += seg.size();
+            walk.tally.allocated += 1;
+            walk.prev_was_free = false;
+        }
+        Ok(())
+    }
+
+    /// Pass 2, the span list: the same spans as the address list, disjoint,
+    /// and the added spans of a plain arena in address order.
+    fn span_list(&self, tally: &Tally) -> Result<(), CheckError> {
+        let s = self.state;
+        let head = s.head;
         let mut listed = 0usize;
         let mut span = head.next_kind().expect("span list is circular");
         let mut prev_added_end: Option<usize> = None;
@@ -271,13 +309,19 @@ impl Checker<'_> {
             span = next;
         }
         self.ensure(
-            listed == spans,
+            listed == tally.spans,
             "span list and address list disagree",
             listed,
-            spans,
-        )?;
+            tally.spans,
+        )
+    }
 
-        // 3. Freelists and freemap.
+    /// Pass 3, the freelists and the freemap: each bit says whether its
+    /// list is non-empty, each list holds free segments of its size only,
+    /// and together they hold every free segment once.
+    fn freelists(&self, tally: &Tally) -> Result<(), CheckError> {
+        let s = self.state;
+        let free_segs = tally.free_segs;
         let mut listed_free = 0usize;
         for index in 0..FREELISTS {
             let head_seg = s.free.head(index);
@@ -324,9 +368,13 @@ impl Checker<'_> {
             "free segment missing from the freelists",
             listed_free,
             free_segs,
-        )?;
+        )
+    }
 
-        // 4. The hash.
+    /// Pass 4, the hash: every entry is an allocated segment in the bucket
+    /// its address hashes to, and every allocated segment is there.
+    fn hash(&self, tally: &Tally) -> Result<(), CheckError> {
+        let s = self.state;
         let mut hashed = 0usize;
         let mut bad: Option<(usize, usize)> = None;
         s.hash.for_each(|bucket, seg| {
@@ -339,45 +387,53 @@ impl Checker<'_> {
             }
         });
         if let Some((at, bucket)) = bad {
-            return self.fail(
+            return Err(self.error(
                 "hash entry not an allocated segment in its bucket",
                 at,
                 bucket,
-            );
+            ));
         }
         self.ensure(
-            hashed == allocated && hashed == s.hash.live,
+            hashed == tally.allocated && hashed == s.hash.live,
             "hash holds the wrong number of segments",
             hashed,
-            allocated,
-        )?;
+            tally.allocated,
+        )
+    }
 
-        // 5. Counters and the reserve.
-        let c = &s.counters;
+    /// Pass 5, the counters: bytes in use, in spans and imported, and
+    /// allocations minus frees, against what the walk found.
+    fn counters(&self, tally: &Tally) -> Result<(), CheckError> {
+        let c = &self.state.counters;
         self.ensure(
-            c.mem_inuse == inuse,
+            c.mem_inuse == tally.inuse,
             "mem_inuse disagrees with the segments",
             c.mem_inuse,
-            inuse,
+            tally.inuse,
         )?;
         self.ensure(
-            c.mem_total == total,
+            c.mem_total == tally.total,
             "mem_total disagrees with the spans",
             c.mem_total,
-            total,
+            tally.total,
         )?;
         self.ensure(
-            c.mem_import == imported,
+            c.mem_import == tally.imported,
             "mem_import disagrees with the imported spans",
             c.mem_import,
-            imported,
+            tally.imported,
         )?;
         self.ensure(
-            c.alloc - c.free == allocated as u64,
+            c.alloc - c.free == tally.allocated as u64,
             "alloc - free disagrees with the hash",
             (c.alloc - c.free) as usize,
-            allocated,
-        )?;
+            tally.allocated,
+        )
+    }
+
+    /// Pass 6, the reserve: only spare tags, as many as it says.
+    fn reserve(&self) -> Result<(), CheckError> {
+        let s = self.state;
         let mut reserve = 0usize;
         let mut cursor = s.reserve.head;
         while let Some(tag) = cursor {
@@ -397,4 +453,36 @@ impl Checker<'_> {
             s.reserve.len,
         )
     }
+}
+
+/// What pass 1 counted, for the passes that compare against it.
+#[derive(Default)]
+struct Tally {
+    /// Span tags.
+    spans: usize,
+    /// Bytes in all spans.
+    total: usize,
+    /// Bytes in imported spans.
+    imported: usize,
+    /// Bytes in allocated segments (their recorded sizes).
+    inuse: usize,
+    /// Allocated segments.
+    allocated: usize,
+    /// Free segments.
+    free_segs: usize,
+}
+
+/// Where pass 1 is in the address list.
+#[derive(Default)]
+struct AddressWalk {
+    tally: Tally,
+    /// Tags seen, markers included.
+    tags: usize,
+    rotors: usize,
+    /// The span whose segments are being walked.
+    span: Option<SegPtr>,
+    /// Where the next segment of that span must start.
+    cursor: usize,
+    /// The previous tag was a free segment (a marker in between resets it).
+    prev_was_free: bool,
 }

@@ -37,11 +37,7 @@ impl Arena {
         let reclaim = self.reclaim.lock();
         Lockup {
             #[cfg(feature = "std")]
-            _sleepers: self
-                .sleepers
-                .0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            _sleepers: self.sleepers.lock_generation(),
             _reclaim: reclaim,
             _state: state,
         }
@@ -58,7 +54,7 @@ mod tests {
         let held = arena.lockup();
         assert!(arena.state.try_lock().is_none());
         assert!(arena.reclaim.try_lock().is_none());
-        assert!(arena.sleepers.0.try_lock().is_err());
+        assert!(arena.sleepers.generation.0.try_lock().is_err());
         drop(held);
         let a = arena.alloc(0x10, AllocFlags::new()).unwrap();
         arena.free(a, 0x10).unwrap();

@@ -13,7 +13,7 @@ use crate::hash::AllocHash;
 use crate::policy::{Fit, Policy};
 use crate::pool::TagChain;
 use crate::segment::{Kind, SegPtr};
-use crate::stats::Counters;
+use crate::stats::Stats;
 
 /// A span to hand back to the source once the lock is dropped.
 pub(crate) type Release = Option<(usize, usize)>;
@@ -27,7 +27,9 @@ pub(crate) struct State {
     pub(crate) hash: AllocHash,
     /// Spare tags for this arena's next operations.
     pub(crate) reserve: TagChain,
-    pub(crate) counters: Counters,
+    /// The event counters and byte totals (the gauges of a snapshot are
+    /// filled in by `Arena::stats`).
+    pub(crate) counters: Stats,
     /// Tags linked into the address list, markers included, head excluded.
     pub(crate) tags_in_use: usize,
     /// The arena imports: imported and added spans are then kept in arrival
@@ -35,8 +37,8 @@ pub(crate) struct State {
     pub(crate) has_source: bool,
     pub(crate) quantum: usize,
     pub(crate) quantum_shift: u32,
-    /// Threads sleeping on the arena's condition variable.
-    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    /// Threads sleeping on the arena's condition variable (see `wait.rs`;
+    /// always 0 without `std`).
     pub(crate) waiters: usize,
     /// A hash rescale is in flight (only one thread does it).
     pub(crate) rescaling: bool,
@@ -68,7 +70,7 @@ impl State {
             free: FreeLists::new(),
             hash: AllocHash::new(),
             reserve,
-            counters: Counters::default(),
+            counters: Stats::default(),
             tags_in_use: 1,
             has_source,
             quantum,

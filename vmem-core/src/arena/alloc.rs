@@ -1,0 +1,281 @@
+//! Allocation: the instant-fit fast path, the slow path with its argument
+//! checks, next-fit, `xalloc`, and the searching path every request falls
+//! back to (freelist search, import, reclaim, then wait or fail).
+
+use crate::error::{Error, InvalidReason, NeverFits};
+use crate::log::debug;
+use crate::policy::{AllocFlags, Constraints, Fit, Policy, Wait};
+use crate::sync::Guard;
+
+use super::reserve::RESERVE_LOW;
+use super::state::{Releases, State};
+use super::wait::deadline_for;
+use super::Arena;
+
+impl Arena {
+    /// Allocates `size` bytes (rounded up to the quantum for placement; the
+    /// segment records `size` itself, and must be freed with it).
+    ///
+    /// ```
+    /// use vmem_core::{AllocFlags, Arena, Policy};
+    /// let arena = Arena::new("demo", 0x1000, 0x10000, 0x1000).unwrap();
+    /// let a = arena.alloc(0x2000, AllocFlags::new()).unwrap();
+    /// let b = arena.alloc(0x1000, Policy::BestFit.into()).unwrap();
+    /// assert_ne!(a, b);
+    /// arena.free(a, 0x2000).unwrap();
+    /// arena.free(b, 0x1000).unwrap();
+    /// ```
+    #[inline]
+    pub fn alloc(&self, size: usize, flags: AllocFlags) -> Result<usize, Error> {
+        // The common case, kept small enough to inline into the caller:
+        // instant-fit, a sane size, no fault injection.
+        if flags.is_plain_instant_fit()
+            && size.wrapping_sub(1) < usize::MAX - (self.quantum - 1)
+            && !self.mtbf_armed()
+        {
+            return self.instant_fit_alloc(size, flags);
+        }
+        self.alloc_slow(size, flags)
+    }
+
+    /// Instant-fit: the head of the right freelist, or the searching path
+    /// when no list is certain to fit (where libumem calls `vmem_xalloc`).
+    #[inline]
+    fn instant_fit_alloc(&self, size: usize, flags: AllocFlags) -> Result<usize, Error> {
+        let mut state = self.state.lock();
+        if state.reserve.len < RESERVE_LOW {
+            state = match self.refill(state) {
+                Ok(s) => s,
+                Err(s) => {
+                    // No tags: the searching path reports it.
+                    drop(s);
+                    return self
+                        .xalloc_unchecked(self.fit(size, &Constraints::new(), flags), flags);
+                }
+            };
+        }
+        match state.instant_fit(size) {
+            Some(addr) => self.done(state, addr),
+            None => {
+                drop(state);
+                self.xalloc_unchecked(self.fit(size, &Constraints::new(), flags), flags)
+            }
+        }
+    }
+
+    /// Everything `alloc` does beyond the instant-fit fast path.
+    #[inline(never)]
+    fn alloc_slow(&self, size: usize, flags: AllocFlags) -> Result<usize, Error> {
+        if size == 0 {
+            return Err(self.invalid("alloc", InvalidReason::ZeroSize));
+        }
+        if size > usize::MAX - (self.quantum - 1) {
+            // Rounded to the quantum it would wrap: no arena can hold it.
+            return self.fail(self.no_room(size), flags);
+        }
+        if let Some(err) = self.injected_failure(size, flags) {
+            return Err(err);
+        }
+        match flags.get_policy() {
+            Policy::NextFit => self.next_fit_alloc(size, flags),
+            Policy::InstantFit if !flags.get_from_end() => self.instant_fit_alloc(size, flags),
+            _ => self.xalloc_unchecked(self.fit(size, &Constraints::new(), flags), flags),
+        }
+    }
+
+    /// The placement arithmetic for a request of `size` under `c`.
+    pub(super) fn fit(&self, size: usize, c: &Constraints, flags: AllocFlags) -> Fit {
+        Fit::new(size, self.quantum, c, flags)
+    }
+
+    /// Allocates `size` bytes under placement constraints (libumem's
+    /// `vmem_xalloc`). Pair with [`xfree`](Arena::xfree).
+    ///
+    /// ```
+    /// use vmem_core::{AllocFlags, Arena, Constraints};
+    /// let arena = Arena::new("dma", 0x1000, 0x100000, 0x1000).unwrap();
+    /// let c = Constraints::new().align(0x4000).phase(0x1000).nocross(0x10000);
+    /// let addr = arena.xalloc(0x2000, &c, AllocFlags::new()).unwrap();
+    /// assert_eq!(addr % 0x4000, 0x1000);
+    /// assert_eq!(addr / 0x10000, (addr + 0x2000 - 1) / 0x10000);
+    /// arena.xfree(addr, 0x2000).unwrap();
+    /// ```
+    pub fn xalloc(
+        &self,
+        size: usize,
+        constraints: &Constraints,
+        flags: AllocFlags,
+    ) -> Result<usize, Error> {
+        let fit = Fit::validate(size, self.quantum, constraints, flags)
+            .map_err(|reason| self.invalid("xalloc", reason))?;
+        if size > usize::MAX - (self.quantum - 1) {
+            return self.fail(self.no_room(size), flags);
+        }
+        if !fit.can_ever_fit() {
+            // No address anywhere satisfies it: fail even a sleeping
+            // request, which no free or added span could ever wake.
+            let err = Error::from(NeverFits {
+                arena: self.name,
+                size,
+                min: fit.min,
+                max: fit.max,
+            });
+            return self.fail(err, flags);
+        }
+        if let Some(err) = self.injected_failure(size, flags) {
+            return Err(err);
+        }
+        self.xalloc_unchecked(fit, flags)
+    }
+
+    /// Finishes a successful allocation: drops the lock, then rescales the
+    /// hash if the allocation pushed it out of its band.
+    #[inline]
+    pub(super) fn done(&self, state: Guard<'_, State>, addr: usize) -> Result<usize, Error> {
+        let rescale = state.hash.wants_rescale();
+        drop(state);
+        if rescale {
+            self.rescale();
+        }
+        Ok(addr)
+    }
+
+    fn next_fit_alloc(&self, size: usize, flags: AllocFlags) -> Result<usize, Error> {
+        let deadline = deadline_for(flags);
+        let mut state = self.state.lock();
+        loop {
+            state = match self.populate(state) {
+                Ok(s) => s,
+                Err(s) => {
+                    drop(s);
+                    return self.xalloc_unchecked(
+                        self.fit(size, &Constraints::new(), flags.policy(Policy::InstantFit)),
+                        flags,
+                    );
+                }
+            };
+            let mut releases = Releases::default();
+            let found = state.next_fit(size, &mut releases);
+            if found.is_some() || self.source.is_some() || flags.get_wait() == Wait::NoSleep {
+                let rescale = state.hash.wants_rescale();
+                drop(state);
+                self.give_back(&releases);
+                if rescale {
+                    self.rescale();
+                }
+                return match found {
+                    Some(addr) => Ok(addr),
+                    // Nothing after a full circle: the constrained path
+                    // imports or fails, as libumem does.
+                    None => self.xalloc_unchecked(
+                        self.fit(size, &Constraints::new(), flags.policy(Policy::InstantFit)),
+                        flags,
+                    ),
+                };
+            }
+            if !releases.is_empty() {
+                drop(state);
+                self.give_back(&releases);
+                state = self.state.lock();
+            }
+            state = match self.sleep(state, size, flags, deadline) {
+                Ok(s) => s,
+                Err(err) => return self.fail(err, flags),
+            };
+        }
+    }
+
+    /// The searching path: freelist search, then import, then reclaim, then
+    /// wait or fail.
+    fn xalloc_unchecked(&self, fit: Fit, flags: AllocFlags) -> Result<usize, Error> {
+        let deadline = deadline_for(flags);
+        let mut reclaimed = false;
+        let mut state = self.state.lock();
+        let mut exhausted = false;
+        loop {
+            state = match self.populate(state) {
+                Ok(s) => s,
+                Err(s) => {
+                    drop(s);
+                    return self.fail(Error::OutOfTags { arena: self.name }, flags);
+                }
+            };
+            if let Some((seg, addr)) = state.search(&fit) {
+                state.seg_alloc(seg, addr, fit.size);
+                return self.done(state, addr);
+            }
+            if self.source.is_some() {
+                match self.import(state, &fit, flags) {
+                    (s, Ok(Some(addr))) => return self.done(s, addr),
+                    (s, Ok(None)) => {
+                        exhausted = true;
+                        state = s;
+                    }
+                    (s, Err(err)) => {
+                        drop(s);
+                        return self.fail(err, flags);
+                    }
+                }
+            }
+            if !reclaimed {
+                reclaimed = true;
+                let hook = self.reclaim.lock().clone();
+                if let Some(hook) = hook {
+                    let free_before = state.counters.mem_total - state.counters.mem_inuse;
+                    drop(state);
+                    debug!(arena = %self.name, size = fit.size, "reclaim before failing");
+                    hook.reclaim(self, fit.size);
+                    state = self.state.lock();
+                    if state.counters.mem_total - state.counters.mem_inuse > free_before {
+                        continue;
+                    }
+                }
+            }
+            if flags.get_wait() == Wait::NoSleep {
+                drop(state);
+                let err = if exhausted {
+                    Error::Exhausted {
+                        arena: self.name,
+                        size: fit.size,
+                    }
+                } else {
+                    Error::WouldBlock {
+                        arena: self.name,
+                        size: fit.size,
+                    }
+                };
+                return self.fail(err, flags);
+            }
+            state = match self.sleep(state, fit.size, flags, deadline) {
+                Ok(s) => s,
+                Err(err) => return self.fail(err, flags),
+            };
+            reclaimed = false;
+        }
+    }
+
+    /// The error for a request that cannot fit: `Exhausted` when the arena
+    /// has a source (which is out too), `WouldBlock` otherwise.
+    fn no_room(&self, size: usize) -> Error {
+        if self.source.is_some() {
+            Error::Exhausted {
+                arena: self.name,
+                size,
+            }
+        } else {
+            Error::WouldBlock {
+                arena: self.name,
+                size,
+            }
+        }
+    }
+
+    /// Counts a failure and returns it, or panics if the caller asked to.
+    pub(super) fn fail<T>(&self, err: Error, flags: AllocFlags) -> Result<T, Error> {
+        self.state.lock().counters.fail += 1;
+        if flags.get_panic_on_failure() {
+            panic!("vmem: cannot satisfy mandatory allocation: {err}");
+        }
+        Err(err)
+    }
+}

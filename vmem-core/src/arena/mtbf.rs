@@ -1,0 +1,72 @@
+//! Fault injection: on average one in `mtbf` no-sleep allocations fails on
+//! purpose, per arena or process-wide, so callers can test their error
+//! paths (libumem's `vm_mtbf` and `vmem_mtbf`).
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::error::Error;
+use crate::policy::{AllocFlags, Wait};
+
+use super::Arena;
+
+/// Process-wide mean time between injected failures (libumem's `vmem_mtbf`);
+/// 0 disables. See [`Arena::set_mtbf`].
+static GLOBAL_MTBF: AtomicU32 = AtomicU32::new(0);
+
+/// Sets the process-wide fault-injection rate: on average one in `mtbf`
+/// no-sleep allocations of every arena fails (0 turns it off).
+pub fn set_global_mtbf(mtbf: u32) {
+    GLOBAL_MTBF.store(mtbf, Ordering::Relaxed);
+}
+
+/// One arena's fault-injection setting and the counter that decides which
+/// allocation fails.
+#[derive(Debug, Default)]
+pub(super) struct FaultInjection {
+    /// The arena's own rate (0: only the global one applies).
+    mtbf: AtomicU32,
+    /// Allocations considered so far; scrambled to pick the failures.
+    clock: AtomicU64,
+}
+
+impl Arena {
+    /// Fault injection: on average one in `mtbf` no-sleep allocations of this
+    /// arena fails (libumem's `vm_mtbf`); 0 turns it off.
+    pub fn set_mtbf(&self, mtbf: u32) {
+        self.faults.mtbf.store(mtbf, Ordering::Relaxed);
+    }
+
+    /// The rate in force: the arena's and the global one, or 0 for none.
+    #[inline]
+    fn mtbf(&self) -> u32 {
+        GLOBAL_MTBF.load(Ordering::Relaxed) | self.faults.mtbf.load(Ordering::Relaxed)
+    }
+
+    /// Whether fault injection is on for this arena (or globally).
+    #[inline]
+    pub(super) fn mtbf_armed(&self) -> bool {
+        self.mtbf() != 0
+    }
+
+    /// The injected failure for this allocation, if it is one of the chosen
+    /// ones. Only no-sleep, non-panicking requests are ever failed.
+    pub(super) fn injected_failure(&self, size: usize, flags: AllocFlags) -> Option<Error> {
+        let mtbf = self.mtbf();
+        if mtbf == 0 || flags.get_wait() != Wait::NoSleep || flags.get_panic_on_failure() {
+            return None;
+        }
+        let tick = self.faults.clock.fetch_add(1, Ordering::Relaxed);
+        // A cheap deterministic scramble of the tick, so failures are spread
+        // out like libumem's clock-based ones but repeatable in tests.
+        let scrambled = tick.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17;
+        if scrambled % u64::from(mtbf) == 0 {
+            let mut state = self.state.lock();
+            state.counters.fail += 1;
+            return Some(Error::WouldBlock {
+                arena: self.name,
+                size,
+            });
+        }
+        None
+    }
+}
