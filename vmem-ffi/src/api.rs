@@ -3,7 +3,7 @@
 //! Each function runs inside [`guard`]; a null arena, bad arguments and bad
 //! frees end in [`die`] with the call, the arena and the arguments named.
 
-use core::ffi::{c_char, c_int, c_uint, c_void, CStr};
+use core::ffi::{c_char, c_int, c_uint, c_void};
 use core::fmt;
 use core::ptr::null_mut;
 use std::sync::Arc;
@@ -11,9 +11,12 @@ use std::sync::Arc;
 use vmem_core::{Arena, Constraints, Segment, SegmentTypes};
 
 use crate::boundary::{die, guard, warn};
+use crate::failure::Failure;
 use crate::flags::*;
-use crate::handle::{is_registered, register, unregister, Failure, Vmem};
+use crate::handle::Vmem;
 use crate::kstat::VmemKstat;
+use crate::ptr;
+use crate::registry::{self, register, unregister};
 use crate::source::{CSource, Import, VmemAllocFn, VmemFreeFn, VmemReclaimFn, VmemXImportFn};
 
 /// Arguments of a call, formatted only if a report needs them.
@@ -43,16 +46,20 @@ fn refuse(
 }
 
 /// The arena behind `vmp`; a NULL arena aborts.
-fn arena<'a>(call: &str, vmp: *mut Vmem, args: &dyn fmt::Display) -> &'a Vmem {
-    if vmp.is_null() {
-        let args = args.to_string();
-        let sep = if args.is_empty() { "" } else { ", " };
-        die(format_args!("{call}(NULL{sep}{args}): NULL arena"));
+///
+/// # Safety
+/// `vmp` is NULL or a live arena (the contract of every exported function
+/// that takes one).
+unsafe fn arena<'a>(call: &str, vmp: *mut Vmem, args: &dyn fmt::Display) -> &'a Vmem {
+    // SAFETY: forwarded from this function's contract.
+    match unsafe { ptr::vmem_ref(vmp) } {
+        Some(vm) => vm,
+        None => {
+            let args = args.to_string();
+            let sep = if args.is_empty() { "" } else { ", " };
+            die(format_args!("{call}(NULL{sep}{args}): NULL arena"))
+        }
     }
-    // SAFETY: a non-NULL `vmem_t *` given to this API must come from
-    // vmem_create/vmem_xcreate and not be destroyed yet (libumem's contract);
-    // such a pointer is a live `Box<Vmem>`, only ever shared.
-    unsafe { &*vmp }
 }
 
 /// What an allocation returns for `failure`: NULL when nothing fits (unless
@@ -104,13 +111,11 @@ fn failed(
 /// # Safety
 /// `name` is NULL or a NUL-terminated string.
 unsafe fn name_of(name: *const c_char) -> String {
-    if name.is_null() {
-        return "(null)".into();
+    // SAFETY: forwarded from this function's contract.
+    match unsafe { ptr::c_str(name) } {
+        Some(name) => name.to_string_lossy().into_owned(),
+        None => "(null)".into(),
     }
-    // SAFETY: the caller promises a NUL-terminated string.
-    unsafe { CStr::from_ptr(name) }
-        .to_string_lossy()
-        .into_owned()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -141,13 +146,9 @@ fn create(
     }
     let mut builder = Arena::builder(name).quantum(quantum);
     if let Some(import) = import {
-        let source_quantum = if !source.is_null() && is_registered(source) {
-            // SAFETY: `source` is on the list of live arenas, so it is a live
-            // `Vmem`; the child must not outlive it (libumem's contract).
-            unsafe { (*source).quantum() }
-        } else {
-            quantum
-        };
+        // SAFETY: a `source` that is a live arena outlives its child
+        // (libumem's contract, and `vmem_create`'s).
+        let source_quantum = unsafe { registry::live_arena(source) }.map_or(quantum, Vmem::quantum);
         let c_source = CSource::new(import, ffunc, source, source_quantum, quantum);
         builder = builder.source(Arc::new(c_source));
     }
@@ -164,7 +165,7 @@ fn create(
     } else {
         qcache_max
     };
-    let vmp = Box::into_raw(Box::new(Vmem::new(arena, qcache_max)));
+    let vmp = ptr::into_handle(Box::new(Vmem::new(arena, qcache_max)));
     register(vmp);
     vmp
 }
@@ -282,10 +283,10 @@ pub unsafe extern "C" fn vmem_destroy(vmp: *mut Vmem) {
                 "vmem_destroy({vmp:p}): not a live arena (destroyed twice?)"
             ));
         }
-        // SAFETY: `vmp` was on the list of live arenas, so it is a
-        // `Box<Vmem>` from `create`; it is off the list now, so no other
-        // destroy can take it, and the caller promises no other use.
-        let vm = unsafe { Box::from_raw(vmp) };
+        // SAFETY: `vmp` was on the list of live arenas, so it is a handle
+        // not yet taken back; it is off the list now, so no other destroy
+        // can take it, and the caller promises no other use.
+        let vm = unsafe { ptr::from_handle(vmp) };
         vm.reap_caches();
         let leaked = vm.arena().size(SegmentTypes::ALLOC);
         if leaked != 0 {
@@ -312,7 +313,8 @@ pub unsafe extern "C" fn vmem_destroy(vmp: *mut Vmem) {
 pub unsafe extern "C" fn vmem_alloc(vmp: *mut Vmem, size: usize, vmflag: c_int) -> *mut c_void {
     guard("vmem_alloc", || {
         let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "size {size}, vmflag {vmflag:#x}"));
-        let vm = arena("vmem_alloc", vmp, &args);
+        // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
+        let vm = unsafe { arena("vmem_alloc", vmp, &args) };
         match vm.alloc(size, alloc_flags(vmflag)) {
             Ok(addr) => addr as *mut c_void,
             Err(failure) => failed("vmem_alloc", vmp, vm, &args, vmflag, failure),
@@ -347,7 +349,8 @@ pub unsafe extern "C" fn vmem_xalloc(
                 "size {size}, align {align:#x}, phase {phase:#x}, nocross {nocross:#x}, minaddr {minaddr:p}, maxaddr {maxaddr:p}, vmflag {vmflag:#x}"
             )
         });
-        let vm = arena("vmem_xalloc", vmp, &args);
+        // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
+        let vm = unsafe { arena("vmem_xalloc", vmp, &args) };
         let constraints = Constraints::new()
             .align(align)
             .phase(phase)
@@ -371,7 +374,8 @@ pub unsafe extern "C" fn vmem_xalloc(
 pub unsafe extern "C" fn vmem_free(vmp: *mut Vmem, vaddr: *mut c_void, size: usize) {
     guard("vmem_free", || {
         let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "{vaddr:p}, size {size}"));
-        let vm = arena("vmem_free", vmp, &args);
+        // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
+        let vm = unsafe { arena("vmem_free", vmp, &args) };
         if let Err(failure) = vm.free(vaddr as usize, size) {
             refuse("vmem_free", vmp, vm, &args, &failure);
         }
@@ -387,7 +391,8 @@ pub unsafe extern "C" fn vmem_free(vmp: *mut Vmem, vaddr: *mut c_void, size: usi
 pub unsafe extern "C" fn vmem_xfree(vmp: *mut Vmem, vaddr: *mut c_void, size: usize) {
     guard("vmem_xfree", || {
         let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "{vaddr:p}, size {size}"));
-        let vm = arena("vmem_xfree", vmp, &args);
+        // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
+        let vm = unsafe { arena("vmem_xfree", vmp, &args) };
         if let Err(failure) = vm.xfree(vaddr as usize, size) {
             refuse("vmem_xfree", vmp, vm, &args, &failure);
         }
@@ -412,7 +417,8 @@ pub unsafe extern "C" fn vmem_add(
         let args = Args(|f: &mut fmt::Formatter<'_>| {
             write!(f, "{vaddr:p}, size {size}, vmflag {vmflag:#x}")
         });
-        let vm = arena("vmem_add", vmp, &args);
+        // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
+        let vm = unsafe { arena("vmem_add", vmp, &args) };
         if vaddr.is_null() || size == 0 {
             refuse(
                 "vmem_add",
@@ -438,7 +444,8 @@ pub unsafe extern "C" fn vmem_contains(vmp: *mut Vmem, vaddr: *mut c_void, size:
     guard("vmem_contains", || {
         let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "{vaddr:p}, size {size}"));
         c_int::from(
-            arena("vmem_contains", vmp, &args)
+            // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
+            unsafe { arena("vmem_contains", vmp, &args) }
                 .arena()
                 .contains(vaddr as usize, size),
         )
@@ -467,7 +474,8 @@ pub unsafe extern "C" fn vmem_walk(
         let args = Args(|f: &mut fmt::Formatter<'_>| {
             write!(f, "typemask {typemask:#x}, func {fp:p}, arg {arg:p}")
         });
-        let vm = arena("vmem_walk", vmp, &args);
+        // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
+        let vm = unsafe { arena("vmem_walk", vmp, &args) };
         let Some(func) = func else {
             refuse("vmem_walk", vmp, vm, &args, &"NULL callback");
         };
@@ -498,7 +506,8 @@ pub unsafe extern "C" fn vmem_walk(
 pub unsafe extern "C" fn vmem_size(vmp: *mut Vmem, typemask: c_int) -> usize {
     guard("vmem_size", || {
         let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "typemask {typemask:#x}"));
-        let vm = arena("vmem_size", vmp, &args);
+        // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
+        let vm = unsafe { arena("vmem_size", vmp, &args) };
         let bits = typemask as c_uint;
         if bits & VMEM_MAXFREE != 0 {
             if bits & (VMEM_ALLOC | VMEM_FREE) != 0 {
@@ -528,7 +537,10 @@ pub unsafe extern "C" fn vmem_size(vmp: *mut Vmem, typemask: c_int) -> usize {
 pub unsafe extern "C" fn vmem_set_limit(vmp: *mut Vmem, limit: usize) {
     guard("vmem_set_limit", || {
         let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "limit {limit}"));
-        arena("vmem_set_limit", vmp, &args).arena().set_limit(limit);
+        // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
+        unsafe { arena("vmem_set_limit", vmp, &args) }
+            .arena()
+            .set_limit(limit);
     })
 }
 
@@ -544,7 +556,8 @@ pub unsafe extern "C" fn vmem_set_reclaim(vmp: *mut Vmem, func: VmemReclaimFn) {
     guard("vmem_set_reclaim", || {
         let fp = func.map_or(null_mut(), |f| f as *mut c_void);
         let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "func {fp:p}"));
-        arena("vmem_set_reclaim", vmp, &args).set_reclaim(vmp, func);
+        // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
+        unsafe { arena("vmem_set_reclaim", vmp, &args) }.set_reclaim(vmp, func);
     })
 }
 
@@ -557,7 +570,8 @@ pub unsafe extern "C" fn vmem_set_reclaim(vmp: *mut Vmem, func: VmemReclaimFn) {
 pub unsafe extern "C" fn vmem_roundup_size(vmp: *mut Vmem, size: usize) -> usize {
     guard("vmem_roundup_size", || {
         let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "size {size}"));
-        let mask = arena("vmem_roundup_size", vmp, &args).quantum() - 1;
+        // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
+        let mask = unsafe { arena("vmem_roundup_size", vmp, &args) }.quantum() - 1;
         size.wrapping_add(mask) & !mask
     })
 }
@@ -572,14 +586,14 @@ pub unsafe extern "C" fn vmem_roundup_size(vmp: *mut Vmem, size: usize) -> usize
 pub unsafe extern "C" fn vmem_get_kstat(vmp: *mut Vmem, out: *mut VmemKstat) {
     guard("vmem_get_kstat", || {
         let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "out {out:p}"));
-        let vm = arena("vmem_get_kstat", vmp, &args);
-        if out.is_null() {
+        // SAFETY: forwarded from this function's contract.
+        let vm = unsafe { arena("vmem_get_kstat", vmp, &args) };
+        // SAFETY: `out` is NULL or writable for one `vmem_kstat_t`, by this
+        // function's contract.
+        let Some(slot) = (unsafe { ptr::out_slot(out) }) else {
             refuse("vmem_get_kstat", vmp, vm, &args, &"NULL output struct");
-        }
-        let stats = VmemKstat::of(vm);
-        // SAFETY: `out` is non-NULL and, by the caller's contract, valid for
-        // writing one `VmemKstat`; `write` needs no initialised value there.
-        unsafe { out.write(stats) };
+        };
+        slot.write(VmemKstat::of(vm));
     })
 }
 
@@ -593,7 +607,8 @@ pub unsafe extern "C" fn vmem_get_kstat(vmp: *mut Vmem, out: *mut VmemKstat) {
 #[no_mangle]
 pub unsafe extern "C" fn vmem_arena_update(vmp: *mut Vmem) {
     guard("vmem_arena_update", || {
-        arena("vmem_arena_update", vmp, &"").update();
+        // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
+        unsafe { arena("vmem_arena_update", vmp, &"") }.update();
     })
 }
 
@@ -606,6 +621,7 @@ pub unsafe extern "C" fn vmem_arena_update(vmp: *mut Vmem) {
 #[no_mangle]
 pub unsafe extern "C" fn vmem_qcache_reap(vmp: *mut Vmem) {
     guard("vmem_qcache_reap", || {
-        arena("vmem_qcache_reap", vmp, &"").reap_caches();
+        // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
+        unsafe { arena("vmem_qcache_reap", vmp, &"") }.reap_caches();
     })
 }

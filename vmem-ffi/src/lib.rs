@@ -10,8 +10,11 @@
 //!
 //! ## Layering
 //!
-//! - A `vmem_t *` is a `Box<`[`Vmem`]`>`: a `vmem_core::Arena`, or a
-//!   `vmem_slab::CachedArena` when the arena has quantum caches.
+//! - A `vmem_t *` is a `Box<`[`Vmem`]`>`: a `vmem_slab::CachedArena`, the
+//!   `vmem_core::Arena` with its quantum caches (none when `qcache_max` is
+//!   below the quantum). Every C pointer becomes a Rust reference in one
+//!   module (`ptr.rs`), one function per kind, each with its safety
+//!   argument.
 //! - C import and free functions become a `vmem_core::Source`; a C reclaim
 //!   callback becomes a `vmem_core::Reclaim` hook.
 //! - Every exported function runs inside one guard that catches panics, and
@@ -56,9 +59,12 @@
 
 mod api;
 mod boundary;
+mod failure;
 mod flags;
 mod handle;
 mod kstat;
+mod ptr;
+mod registry;
 mod source;
 
 pub use api::*;
@@ -68,6 +74,7 @@ pub use flags::{
     VM_ABORT, VM_BESTFIT, VM_ENDALLOC, VM_FIRSTFIT, VM_FLAGS, VM_KMFLAGS, VM_MEMLOAD, VM_NEXTFIT,
     VM_NORELOC, VM_NOSLEEP, VM_PANIC, VM_PUSHPAGE, VM_SLEEP, VM_UMFLAGS,
 };
-pub use handle::{for_each_arena, Vmem};
+pub use handle::Vmem;
 pub use kstat::VmemKstat;
+pub use registry::for_each_arena;
 pub use source::{VmemAllocFn, VmemFreeFn, VmemReclaimFn, VmemXImportFn};

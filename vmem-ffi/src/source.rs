@@ -9,6 +9,7 @@ use vmem_core::{Arena, Reclaim, Source, Wait};
 
 use crate::flags::{import_vmflag, VM_NOSLEEP};
 use crate::handle::Vmem;
+use crate::ptr;
 
 /// libumem's `vmem_alloc_t *`: imports `size` bytes from `source` (NULL
 /// when nothing is given).
@@ -228,10 +229,11 @@ impl CReclaim {
 
 impl Reclaim for CReclaim {
     fn reclaim(&self, _arena: &Arena, _size: usize) {
-        // SAFETY: see the `Send` impl: the `Vmem` is alive while its arena
-        // allocates, and only shared references to it are ever made.
-        let vm = unsafe { &*self.vmp };
-        vm.reap_caches();
+        // SAFETY: the hook is installed in the arena this `Vmem` owns and
+        // runs only during an allocation from it, so the handle is live.
+        if let Some(vm) = unsafe { ptr::vmem_ref(self.vmp) } {
+            vm.reap_caches();
+        }
         if let Some(func) = self.func {
             // SAFETY: a C reclaim callback given to vmem_set_reclaim for this
             // arena, called with the arena's own handle.
