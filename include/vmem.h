@@ -394,6 +394,101 @@ void vmem_arena_update(vmem_t *vmp);
  */
 void vmem_qcache_reap(vmem_t *vmp);
 
+/**
+ * The heap's import function, as `vmem_heap_arena` returns it: `size`
+ * bytes of committed, writable memory from the heap (`vmp` is ignored).
+ * `VM_NOSLEEP` returns NULL when the heap cannot grow; `VM_PANIC` aborts.
+ *
+ * # Safety
+ * Any arguments; `vmp` is not used.
+ */
+void *vmem_heap_alloc(vmem_t *vmp, size_t size, int vmflag);
+
+/**
+ * The heap's release function, as `vmem_heap_arena` returns it: gives
+ * back `[addr, addr + size)` from `vmem_heap_alloc`, decommitted.
+ *
+ * # Safety
+ * `addr` and `size` are what an earlier `vmem_heap_alloc` returned and
+ * was asked for, and the memory is no longer used.
+ */
+void vmem_heap_free(vmem_t *vmp, void *addr, size_t size);
+
+/**
+ * Returns the process heap and, through `allocp` and `freep` (each may be
+ * NULL), the functions that hand out committed memory from it, as
+ * libumem's `vmem_heap_arena` does: an arena created with
+ * `vmem_create(name, NULL, 0, quantum, *allocp, *freep, heap, 0, flags)`
+ * gets real, writable memory. The heap is set up on first use from
+ * `VMEM_OPTIONS` (or by `vmem_init`); it is never destroyed.
+ *
+ * # Safety
+ * `allocp` and `freep` are NULL or valid for writing one function pointer.
+ */
+vmem_t *vmem_heap_arena(vmem_alloc_t * *allocp, vmem_free_t * *freep);
+
+/**
+ * Builds the heap as libumem's `vmem_init` does: a `parent_name` arena
+ * (when not NULL) over `[heap_start, heap_start + heap_size)` with
+ * quantum `parent_quantum`, then a `heap_name` arena of quantum
+ * `heap_quantum` importing from it with `parent_alloc` and `parent_free`
+ * (or, with no parent, over the span itself). Returns the heap;
+ * `vmem_heap_arena` returns it from then on, with `heap_alloc` and
+ * `heap_free`. vmem's own metadata keeps coming from the process layer
+ * (`VMEM_OPTIONS`' backend). Aborts if the heap exists already (a second
+ * `vmem_init`, or a `vmem_heap_arena` before it).
+ *
+ * # Safety
+ * The names are NULL or NUL-terminated strings; the functions are
+ * thread-safe and take their arena as the first argument.
+ */
+vmem_t *vmem_init(const char *parent_name, size_t parent_quantum, vmem_alloc_t * parent_alloc, vmem_free_t * parent_free, const char *heap_name, void *heap_start, size_t heap_size, size_t heap_quantum, vmem_alloc_t * heap_alloc, vmem_free_t * heap_free);
+
+/**
+ * Drains every quantum cache of every arena back to its arena (libumem's
+ * `vmem_reap`). Deferred, not skipped, when called from inside a populate.
+ */
+void vmem_reap(void);
+
+/**
+ * Periodic maintenance of every arena (libumem's `vmem_update`): hash
+ * rescale, quantum caches' working-set update, and a wake-up of sleeping
+ * allocations. The `update_interval` option runs it from a thread; call it
+ * directly otherwise. The argument is ignored (libumem's timer callback
+ * signature).
+ *
+ * # Safety
+ * Any argument.
+ */
+void vmem_update(void *dummy);
+
+/**
+ * Takes every lock of vmem (the arena list, every arena and cache, the tag
+ * pools), for a program that forks by other means than `fork()`; nothing
+ * of vmem may be used until `vmem_release`. `fork()` itself is handled:
+ * the same two steps run as `pthread_atfork` handlers.
+ */
+void vmem_lockup(void);
+
+/**
+ * Releases every lock `vmem_lockup` took, in the parent and in the child.
+ */
+void vmem_release(void);
+
+/**
+ * Adds `[vaddr, vaddr + size)` to the arena and allocates `alloc` bytes
+ * from the start of the free segment now covering it, in one step
+ * (libumem's `_vmem_extend_alloc`). An arena without a source grows an
+ * adjacent span instead of creating a new one. Returns NULL if tag memory
+ * runs out; aborts on arguments libumem asserts against (`alloc` zero or
+ * above `size`, values not multiples of the quantum, a range that wraps or
+ * overlaps a span).
+ *
+ * # Safety
+ * `vmp` is NULL (which aborts) or a live arena.
+ */
+void *_vmem_extend_alloc(vmem_t *vmp, void *vaddr, size_t size, size_t alloc, int vmflag);
+
 #ifdef __cplusplus
 }
 #endif

@@ -158,6 +158,20 @@ window_never_fits_sleep(void)
 }
 
 static void
+destroy_heap(void)
+{
+	vmem_destroy(vmem_heap_arena(NULL, NULL));
+}
+
+static void
+init_after_heap(void)
+{
+	(void) vmem_heap_arena(NULL, NULL);
+	(void) vmem_init(NULL, 0, NULL, NULL, "heap2", P(0x1000), 0x10000,
+	    0x1000, NULL, NULL);
+}
+
+static void
 add_null(void)
 {
 	(void) vmem_add(arena(), NULL, 0x1000, VM_SLEEP);
@@ -255,6 +269,10 @@ static const struct death cases[] = {
 	{ "VM_ABORT | VM_PANIC failure", abort_flag_with_panic, 1,
 	    { "vmem_alloc(", "'victim'", "vmflag 0x2002",
 	      "cannot satisfy mandatory allocation" } },
+	{ "vmem_destroy of the heap", destroy_heap, 1,
+	    { "vmem_destroy(0x", "never destroyed" } },
+	{ "vmem_init after vmem_heap_arena", init_after_heap, 1,
+	    { "vmem_init", "the heap exists already" } },
 	{ "vmem_add of NULL", add_null, 1,
 	    { "vmem_add(", "'victim'", "bad arguments" } },
 	{ "vmem_add overlapping a span", add_overlap, 1,

@@ -221,6 +221,53 @@ test_soft_failures(void)
 	vmem_destroy(vm);
 }
 
+/* ---- the process layer: heap, reap, update, lockup, extend ------------ */
+
+static void
+test_process(void)
+{
+	vmem_alloc_t *afunc = NULL;
+	vmem_free_t *ffunc = NULL;
+	vmem_t *heap = vmem_heap_arena(&afunc, &ffunc);
+	CHECK(heap != NULL && afunc != NULL && ffunc != NULL);
+	CHECK(vmem_heap_arena(NULL, NULL) == heap);	/* one heap */
+	vmem_t *mem = vmem_create("mem", NULL, 0, 4096, afunc, ffunc, heap,
+	    4 * 4096, VM_SLEEP);
+	CHECK(mem != NULL);
+	unsigned char *big = vmem_alloc(mem, 1 << 20, VM_SLEEP);
+	unsigned char *small = vmem_alloc(mem, 4096, VM_SLEEP);
+	CHECK(big != NULL && small != NULL);
+	memset(big, 0x5a, 1 << 20);	/* real, writable memory */
+	memset(small, 0xa5, 4096);
+	CHECK(big[(1 << 20) - 1] == 0x5a && small[0] == 0xa5);
+	CHECK(vmem_contains(heap, big, 1 << 20));
+	vmem_free(mem, big, 1 << 20);
+	vmem_free(mem, small, 4096);
+	CHECK(vmem_size(mem, VMEM_ALLOC) > 0);	/* the small one's slab */
+	vmem_reap();
+	CHECK(vmem_size(mem, VMEM_ALLOC) == 0);
+	vmem_update(NULL);
+	vmem_lockup();
+	vmem_release();
+	vmem_destroy(mem);
+
+	/* _vmem_extend_alloc: a new span, then one that grows it. */
+	vmem_t *ext = vmem_create("ext", P(0x10000), 0x1000, 0x1000, NULL,
+	    NULL, NULL, 0, VM_SLEEP);
+	void *a = _vmem_extend_alloc(ext, P(0x20000), 0x2000, 0x1000,
+	    VM_NOSLEEP);
+	CHECK(U(a) == 0x20000);
+	void *b = _vmem_extend_alloc(ext, P(0x11000), 0x1000, 0x1000,
+	    VM_NOSLEEP);
+	/* It grew the first span upwards; the allocation starts at the free
+	 * segment now covering the new range, the old span's free page. */
+	CHECK(U(b) == 0x10000);
+	CHECK(vmem_size(ext, VMEM_ALLOC | VMEM_FREE) == 0x4000);
+	vmem_free(ext, a, 0x1000);
+	vmem_free(ext, b, 0x1000);
+	vmem_destroy(ext);
+}
+
 /* ---- vmem_add, vmem_contains, vmem_size, VMEM_MAXFREE ----------------- */
 
 static void
@@ -592,6 +639,7 @@ main(void)
 	test_policies();
 	test_xalloc();
 	test_soft_failures();
+	test_process();
 	test_add_contains_size();
 	test_walk();
 	test_sleep();

@@ -20,7 +20,7 @@ use crate::registry::{self, register, unregister};
 use crate::source::{CSource, Import, VmemAllocFn, VmemFreeFn, VmemReclaimFn, VmemXImportFn};
 
 /// Arguments of a call, formatted only if a report needs them.
-struct Args<F>(F);
+pub(crate) struct Args<F>(pub(crate) F);
 
 impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Args<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -30,7 +30,7 @@ impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Args<F> {
 
 /// Reports `what` about `call` on arena `vmp` and aborts.
 #[cold]
-fn refuse(
+pub(crate) fn refuse(
     call: &str,
     vmp: *const Vmem,
     vm: &Vmem,
@@ -50,7 +50,7 @@ fn refuse(
 /// # Safety
 /// `vmp` is NULL or a live arena (the contract of every exported function
 /// that takes one).
-unsafe fn arena<'a>(call: &str, vmp: *mut Vmem, args: &dyn fmt::Display) -> &'a Vmem {
+pub(crate) unsafe fn arena<'a>(call: &str, vmp: *mut Vmem, args: &dyn fmt::Display) -> &'a Vmem {
     // SAFETY: forwarded from this function's contract.
     match unsafe { ptr::vmem_ref(vmp) } {
         Some(vm) => vm,
@@ -119,7 +119,7 @@ unsafe fn name_of(name: *const c_char) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn create(
+pub(crate) fn create(
     call: &str,
     name: &str,
     base: usize,
@@ -144,13 +144,19 @@ fn create(
     if (base != 0 || size != 0) && (base == 0 || size == 0) {
         refuse(&"bad initial span: vmem_add of a NULL base or a zero size");
     }
-    let mut builder = Arena::builder(name).quantum(quantum);
+    // Every arena of the C API keeps its boundary tags and hash tables in
+    // the process layer's `vmem_seg` arena.
+    let mut builder = Arena::builder(name)
+        .quantum(quantum)
+        .tag_pool(vmem_umem::tag_pool());
+    let mut c_source = None;
     if let Some(import) = import {
         // SAFETY: a `source` that is a live arena outlives its child
         // (libumem's contract, and `vmem_create`'s).
         let source_quantum = unsafe { registry::live_arena(source) }.map_or(quantum, Vmem::quantum);
-        let c_source = CSource::new(import, ffunc, source, source_quantum, quantum);
-        builder = builder.source(Arc::new(c_source));
+        let functions = Arc::new(CSource::new(import, ffunc, source, source_quantum, quantum));
+        builder = builder.source(functions.clone() as Arc<dyn vmem_core::Source>);
+        c_source = Some(functions);
     }
     if size != 0 {
         builder = builder.span(base, size);
@@ -165,7 +171,8 @@ fn create(
     } else {
         qcache_max
     };
-    let vmp = ptr::into_handle(Box::new(Vmem::new(arena, qcache_max)));
+    arena.set_mtbf(vmem_umem::get().options().mtbf);
+    let vmp = ptr::into_handle(Box::new(Vmem::with_source(arena, qcache_max, c_source)));
     register(vmp);
     vmp
 }
@@ -277,6 +284,11 @@ pub unsafe extern "C" fn vmem_destroy(vmp: *mut Vmem) {
     guard("vmem_destroy", || {
         if vmp.is_null() {
             die(format_args!("vmem_destroy(NULL): NULL arena"));
+        }
+        if crate::process::is_heap(vmp) || crate::process::is_internal(vmp) {
+            die(format_args!(
+                "vmem_destroy({vmp:p}): the process's own arenas (the heap of vmem_heap_arena) are never destroyed"
+            ));
         }
         if !unregister(vmp) {
             die(format_args!(

@@ -6,7 +6,7 @@ use vmem_core::{AllocFlags, Arena, ArenaName, Constraints, Shared};
 use vmem_slab::CachedArena;
 
 use crate::failure::Failure;
-use crate::source::{CReclaim, VmemReclaimFn};
+use crate::source::{CReclaim, CSource, VmemReclaimFn};
 
 /// The arena behind a C `vmem_t *`.
 ///
@@ -23,15 +23,38 @@ use crate::source::{CReclaim, VmemReclaimFn};
 #[derive(Debug)]
 pub struct Vmem {
     arena: CachedArena,
+    /// The C import and free functions, if the arena has them (also inside
+    /// the arena as its source), for the fork handlers to lock.
+    source: Option<Arc<CSource>>,
 }
 
 impl Vmem {
     /// Wraps `arena`, with quantum caches up to `qcache_max` (none when it
     /// is below the quantum).
-    pub(crate) fn new(arena: Arena, qcache_max: usize) -> Vmem {
+    pub(crate) fn new(arena: impl Into<Arc<Arena>>, qcache_max: usize) -> Vmem {
+        Vmem::with_source(arena, qcache_max, None)
+    }
+
+    /// Wraps `arena` whose source is the C functions `source`.
+    pub(crate) fn with_source(
+        arena: impl Into<Arc<Arena>>,
+        qcache_max: usize,
+        source: Option<Arc<CSource>>,
+    ) -> Vmem {
         Vmem {
             arena: CachedArena::new(arena, qcache_max),
+            source,
         }
+    }
+
+    /// The C source, if any.
+    pub(crate) fn c_source(&self) -> Option<&CSource> {
+        self.source.as_deref()
+    }
+
+    /// The arena with its (possibly zero) quantum caches.
+    pub(crate) fn cached_arena(&self) -> &CachedArena {
+        &self.arena
     }
 
     /// The arena (behind the caches, if any).

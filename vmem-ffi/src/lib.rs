@@ -63,6 +63,7 @@ mod failure;
 mod flags;
 mod handle;
 mod kstat;
+mod process;
 mod ptr;
 mod registry;
 mod source;
@@ -76,5 +77,6 @@ pub use flags::{
 };
 pub use handle::Vmem;
 pub use kstat::VmemKstat;
+pub use process::*;
 pub use registry::for_each_arena;
 pub use source::{VmemAllocFn, VmemFreeFn, VmemReclaimFn, VmemXImportFn};

@@ -140,6 +140,25 @@ impl CSource {
     }
 }
 
+impl CSource {
+    /// Takes the bookkeeping lock (a leaf: nothing is called under it) and
+    /// holds it until dropped, for the fork handlers.
+    pub(crate) fn lockup(&self) -> std::sync::MutexGuard<'_, HashMap<usize, (usize, usize)>> {
+        self.carved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl core::fmt::Debug for CSource {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CSource")
+            .field("source", &self.source)
+            .field("source_quantum", &self.source_quantum)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Source for CSource {
     fn import(&self, size: usize, align: usize, wait: Wait) -> Option<(usize, usize)> {
         let vmflag = import_vmflag(wait);

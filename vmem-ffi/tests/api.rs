@@ -88,12 +88,12 @@ fn live_arenas_are_listed_until_destroyed() {
             VM_SLEEP,
         );
         let mut seen = 0;
-        for_each_arena(|a| seen += usize::from(a.name().as_str() == "listed-arena"));
+        for_each_arena(|a| seen += usize::from(a.arena().name().as_str() == "listed-arena"));
         assert_eq!(seen, 1);
         let mut k = VmemKstat::default();
         vmem_get_kstat(vm, &mut k);
         assert_eq!(k.qcache_max, 0x40);
         vmem_destroy(vm);
-        for_each_arena(|a| assert_ne!(a.name().as_str(), "listed-arena"));
+        for_each_arena(|a| assert_ne!(a.arena().name().as_str(), "listed-arena"));
     }
 }

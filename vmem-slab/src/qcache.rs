@@ -111,7 +111,8 @@ fn create_caches(
 }
 
 impl CachedArena {
-    /// Puts quantum caches in front of `arena` for every multiple of its
+    /// Puts quantum caches in front of `arena` (owned, or shared with an
+    /// `Arc`) for every multiple of its
     /// quantum up to `qcache_max` (rounded down to a multiple of the
     /// quantum, and to at most [`MAX_QUANTUM_CACHES`] quanta). 0 means no
     /// caches. If a cache cannot be created, `qcache_max` is lowered to the
@@ -119,10 +120,10 @@ impl CachedArena {
     ///
     /// Installs a reclaim hook on the arena: an allocation the arena cannot
     /// satisfy reaps the caches and retries once.
-    pub fn new(arena: Arena, qcache_max: usize) -> CachedArena {
+    pub fn new(arena: impl Into<Arc<Arena>>, qcache_max: usize) -> CachedArena {
+        let arena: Arc<Arena> = arena.into();
         let quantum = arena.quantum();
         let count = (qcache_max / quantum).min(MAX_QUANTUM_CACHES);
-        let arena = Arc::new(arena);
         let slab_size = quantum_slab_size(count * quantum);
         let caches = create_caches(count, quantum, |size| {
             let name = format!("{}_{}", arena.name(), size);

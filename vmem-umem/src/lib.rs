@@ -59,4 +59,4 @@ pub use backend::Committed;
 pub use fork::{lockup, release};
 pub use maintenance::{in_populate, reap, start_updater, update};
 pub use options::{Backend, OptionError, Options, Report, ENV_VAR};
-pub use world::{bootstrap_pool, get, init, tag_pool, InitError, World, RESERVE_CHUNK};
+pub use world::{bootstrap_pool, get, init, tag_pool, world, InitError, World, RESERVE_CHUNK};

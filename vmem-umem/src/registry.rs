@@ -21,23 +21,53 @@ pub trait Managed: Send + Sync {
         None
     }
     /// Every lock of the arena and its caches, held until dropped (for the
-    /// fork handlers).
+    /// fork handlers). An implementation with locks of its own (a C import
+    /// function's bookkeeping, say) adds them with [`Held::hold`]; they must
+    /// be leaf locks or nest after the arena's.
     fn lockup(&self) -> Held<'_> {
         match self.caches() {
-            Some(caches) => Held::Cached(caches.lockup()),
-            None => Held::Arena(self.arena().lockup()),
+            Some(caches) => Held::new().hold(caches.lockup()),
+            None => Held::new().hold(self.arena().lockup()),
         }
     }
 }
 
-/// The locks of one registered arena, held (see [`Managed::lockup`]).
-#[derive(Debug)]
+/// Anything held until dropped: lock guards of any type.
+trait Part {}
+impl<T> Part for T {}
+
+/// The locks of one registered arena, held until dropped (see
+/// [`Managed::lockup`]).
 #[must_use = "the locks are released when this is dropped"]
-pub enum Held<'a> {
-    /// A plain arena's locks.
-    Arena(vmem_core::Lockup<'a>),
-    /// A cached arena's locks.
-    Cached(vmem_slab::CachedLockup<'a>),
+pub struct Held<'a> {
+    parts: Vec<Box<dyn Part + 'a>>,
+}
+
+impl core::fmt::Debug for Held<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Held")
+            .field("parts", &self.parts.len())
+            .finish()
+    }
+}
+
+impl Default for Held<'_> {
+    fn default() -> Self {
+        Held::new()
+    }
+}
+
+impl<'a> Held<'a> {
+    /// Nothing held yet.
+    pub fn new() -> Held<'a> {
+        Held { parts: Vec::new() }
+    }
+
+    /// Also holds `guard` (a lock guard, or a value holding several).
+    pub fn hold<T: 'a>(mut self, guard: T) -> Held<'a> {
+        self.parts.push(Box::new(guard));
+        self
+    }
 }
 
 impl Managed for Arena {

@@ -264,6 +264,11 @@ pub fn get() -> &'static World {
     }
 }
 
+/// The world if it is set up already (never sets it up).
+pub fn world() -> Option<&'static World> {
+    WORLD.get()
+}
+
 /// The process tag pool: give it to [`ArenaBuilder::tag_pool`] so an
 /// arena's boundary tags and hash tables come from `vmem_seg`. Sets up the
 /// world if needed.
