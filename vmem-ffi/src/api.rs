@@ -118,7 +118,10 @@ unsafe fn name_of(name: *const c_char) -> String {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the arguments of vmem_create and vmem_xcreate, in one place"
+)]
 fn create(
     call: &str,
     name: &str,

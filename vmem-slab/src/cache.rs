@@ -103,6 +103,20 @@ pub struct CacheBuilder {
     slots: Option<usize>,
 }
 
+impl core::fmt::Debug for CacheBuilder {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CacheBuilder")
+            .field("name", &self.name)
+            .field("object_size", &self.object_size)
+            .field("slab_size", &self.slab_size)
+            .field("constructor", &self.constructor.is_some())
+            .field("destructor", &self.destructor.is_some())
+            .field("audit", &self.audit)
+            .field("slots", &self.slots)
+            .finish_non_exhaustive()
+    }
+}
+
 impl CacheBuilder {
     /// The slab size (a multiple of the arena quantum holding at least one
     /// object). Default: the next power of two at or above 8 objects, so a

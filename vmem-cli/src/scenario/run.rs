@@ -32,6 +32,17 @@ pub struct RunOptions<'a> {
     pub skip_prints: bool,
 }
 
+impl std::fmt::Debug for RunOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("policy", &self.policy)
+            .field("lenient", &self.lenient)
+            .field("progress", &self.progress.is_some())
+            .field("skip_prints", &self.skip_prints)
+            .finish()
+    }
+}
+
 /// What became of a label.
 #[derive(Clone, Copy, Debug)]
 enum Slot {
@@ -75,6 +86,7 @@ struct Direct {
 }
 
 /// One arena of a running scenario.
+#[derive(Debug)]
 pub struct ArenaState {
     /// Its declaration.
     pub decl: ArenaDecl,
@@ -137,6 +149,7 @@ pub struct Printed {
 }
 
 /// The arenas after a run, and what `print` recorded on the way.
+#[derive(Debug)]
 pub struct World {
     /// The arenas, in declaration order (created ones only).
     pub arenas: Vec<ArenaState>,
