@@ -8,8 +8,10 @@
 //! iteration count.
 //!
 //! - `baseline/pthread_mutex_pair`: `pthread_mutex_lock` + `pthread_mutex_unlock`.
-//! - `baseline/std_mutex_pair`: lock + unlock of `std::sync::Mutex`, the lock
-//!   an arena takes once per operation (twice per alloc+free pair).
+//! - `baseline/std_mutex_pair`: lock + unlock of `std::sync::Mutex`, a second
+//!   reference point. It is not the arena's lock: an arena takes its
+//!   `vmem_core::sync::Lock` (parking_lot's raw mutex with `std`) once per
+//!   operation, twice per alloc+free pair.
 //! - `alloc_free_pair/{instant,best,first,next}/N`: one alloc + free of 48
 //!   bytes in an arena (quantum 16) holding N live segments of mixed sizes
 //!   with a free hole of mixed size after each one.
@@ -92,8 +94,8 @@ fn baseline(c: &mut Criterion) {
     // SAFETY: the mutex is unlocked and nothing uses it any more.
     unsafe { libc::pthread_mutex_destroy(ptr) };
 
-    // The lock every arena operation takes (`std::sync::Mutex` with the
-    // `std` feature); an alloc+free pair takes it twice.
+    // Another common lock to compare with; the arena's own is
+    // `vmem_core::sync::Lock`, not this one.
     let std_mutex = std::sync::Mutex::new(0_usize);
     c.bench_function("baseline/std_mutex_pair", |b| {
         b.iter(|| {
