@@ -1,4 +1,5 @@
 //! The hash table of allocated segments, so a free finds its tag in O(1).
+//! See design.md §6.
 //!
 //! Chains are singly linked through the tags' `next_kind`. A small table is
 //! kept inline; bigger ones come from the page source. The target size is

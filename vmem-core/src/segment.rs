@@ -1,5 +1,5 @@
 //! Boundary tags: the 48-byte records that describe every span, segment and
-//! marker of an arena.
+//! marker of an arena. See design.md §3.
 //!
 //! A tag sits on two lists at once, as in the paper:
 //! - the *address list* (`next_addr`/`prev_addr`), a circular list through

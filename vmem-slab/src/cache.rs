@@ -1,4 +1,5 @@
 //! The object cache: per-CPU magazines over a depot over the slab layer.
+//! See `docs/design.md` §16.
 //!
 //! An allocation first pops the calling CPU's *loaded* magazine; if that is
 //! empty and the *previous* magazine is full, the two swap and the pop
@@ -151,7 +152,7 @@ impl CacheBuilder {
 
     /// The number of per-CPU magazine slots, rounded up to a power of two
     /// (0 counts as 1). The default is the machine's parallelism (see
-    /// `docs/design.md`), so that threads on different CPUs rarely share a
+    /// `docs/design.md` §16), so that threads on different CPUs rarely share a
     /// slot. With 1 slot every thread uses the same two magazines: the
     /// objects the cache hands out then depend only on the order of the
     /// calls, never on which CPU made them, which is what a reproducible

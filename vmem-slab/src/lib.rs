@@ -70,7 +70,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! See `docs/design.md` ("Quantum caches and magazines") for the design and
+//! See `docs/design.md` §16 ("Quantum caches and magazines") for the design and
 //! `docs/performance.md` for measured figures.
 
 mod cache;

@@ -1,5 +1,6 @@
 //! Quantum caches: an arena with one object cache per small multiple of its
-//! quantum in front (libumem's `vm_qcache`, FreeBSD's `qc_*`).
+//! quantum in front (libumem's `vm_qcache`, FreeBSD's `qc_*`). See
+//! `docs/design.md` §16.
 //!
 //! Most allocations from an arena are of a few quanta. Each size `k`
 //! quanta, for `k` up to `qcache_max / quantum` (at most
