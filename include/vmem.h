@@ -90,10 +90,11 @@ typedef void (vmem_reclaim_t)(vmem_t *, int);
 
 
 /**
- * An arena's counters (`vmem_kstat_t` in C), filled in by
- * `vmem_get_kstat`: libumem's `vmem_kstat_t` fields, the boundary-tag and
- * hash figures of `vmem-core`, and totals over the quantum caches. Every
- * field is a `uint64_t`.
+ * An arena's counters, filled in by `vmem_get_kstat()`: libumem's
+ * `vmem_kstat_t` fields, then the arena's boundary-tag and hash figures,
+ * then totals over its quantum caches. Every field is a `uint64_t`; the
+ * caller owns the struct (on its stack, say) and may read it at leisure,
+ * as it is a copy taken at one instant.
  */
 typedef struct {
   /**
@@ -221,22 +222,24 @@ typedef struct {
 vmem_t *vmem_create(const char *name, void *base, size_t size, size_t quantum, vmem_alloc_t * afunc, vmem_free_t * ffunc, vmem_t *source, size_t qcache_max, int vmflag);
 
 /**
- * Like [`vmem_create`], with an import function that receives the
+ * Like `vmem_create()`, with an import function that receives the
  * alignment wanted and may enlarge the size it imports (illumos'
  * `vmem_xcreate`). With `VMC_XALIGN` the function promises to honour the
  * alignment; without it, a misaligned span is replaced by a larger one
  * from which an aligned part is used.
  *
  * # Safety
- * As [`vmem_create`].
+ * As `vmem_create()`.
  */
 vmem_t *vmem_xcreate(const char *name, void *base, size_t size, size_t quantum, vmem_ximport_t * afunc, vmem_free_t * ffunc, vmem_t *source, size_t qcache_max, int vmflag);
 
 /**
- * Destroys an arena. Allocations still outstanding are reported on stderr
- * (`vmem_destroy('name'): leaked N bytes`), as libumem does, and the call
- * goes on; imported spans that still hold allocations stay with the
- * source. Aborts if `vmp` is NULL or not a live arena.
+ * Destroys an arena made by `vmem_create()` or `vmem_xcreate()`: destroy
+ * every arena that imports from it first. Allocations still outstanding
+ * are reported on stderr (`vmem_destroy('name'): leaked N bytes`), as
+ * libumem does, and the call goes on; imported spans that still hold
+ * allocations stay with the source. Aborts if `vmp` is NULL or not a live
+ * arena (destroyed already, say). `vmp` is invalid once this returns.
  *
  * # Safety
  * No other thread uses `vmp` during or after the call, and no arena
@@ -272,7 +275,7 @@ void *vmem_alloc(vmem_t *vmp, size_t size, int vmflag);
 void *vmem_xalloc(vmem_t *vmp, size_t size, size_t align, size_t phase, size_t nocross, void *minaddr, void *maxaddr, int vmflag);
 
 /**
- * Frees `[vaddr, vaddr + size)` from [`vmem_alloc`] (to the quantum cache
+ * Frees `[vaddr, vaddr + size)` from `vmem_alloc()` (to the quantum cache
  * the size selects, or the arena). Aborts on a bad free: an address not
  * allocated, or the wrong size.
  *
@@ -282,7 +285,7 @@ void *vmem_xalloc(vmem_t *vmp, size_t size, size_t align, size_t phase, size_t n
 void vmem_free(vmem_t *vmp, void *vaddr, size_t size);
 
 /**
- * Frees `[vaddr, vaddr + size)` from [`vmem_xalloc`] (never through the
+ * Frees `[vaddr, vaddr + size)` from `vmem_xalloc()` (never through the
  * quantum caches). Aborts on a bad free.
  *
  * # Safety

@@ -341,9 +341,7 @@ fn exercise(bytes: &[u8]) {
         Ok(script) => script,
         Err(err) => {
             assert_located(&err, bytes);
-            let streamed = streamed
-                .err()
-                .expect("a script that does not parse fails streamed too");
+            let streamed = streamed.expect_err("a script that does not parse fails streamed too");
             assert_located(&streamed, bytes);
             return;
         }
@@ -448,8 +446,7 @@ fn the_reported_scripts_fail_cleanly() {
         let err = match script {
             Err(err) => err,
             Ok(script) => scenario::run(&script, &RunOptions::default())
-                .err()
-                .expect("each of these scripts fails"),
+                .expect_err("each of these scripts fails"),
         };
         assert_located(&err, bytes);
     }

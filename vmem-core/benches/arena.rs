@@ -8,8 +8,10 @@
 //! iteration count.
 //!
 //! - `baseline/pthread_mutex_pair`: `pthread_mutex_lock` + `pthread_mutex_unlock`.
-//! - `baseline/std_mutex_pair`: lock + unlock of `std::sync::Mutex`, the lock
-//!   an arena takes once per operation (twice per alloc+free pair).
+//! - `baseline/std_mutex_pair`: lock + unlock of `std::sync::Mutex`, a second
+//!   reference point. It is not the arena's lock: an arena takes its
+//!   `vmem_core::sync::Lock` (parking_lot's raw mutex with `std`) once per
+//!   operation, twice per alloc+free pair.
 //! - `alloc_free_pair/{instant,best,first,next}/N`: one alloc + free of 48
 //!   bytes in an arena (quantum 16) holding N live segments of mixed sizes
 //!   with a free hole of mixed size after each one.
@@ -42,27 +44,10 @@ const PAIR_SIZE: usize = 48;
 /// Live-segment counts for the alloc+free pair.
 const LIVE_COUNTS: [usize; 4] = [0, 1_000, 100_000, 1_000_000];
 
-/// A small deterministic generator (a 64-bit LCG, Knuth's constants), so
-/// every run builds the same arenas.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    /// A size of 1 to 8 quanta.
-    fn size(&mut self) -> usize {
-        (1 + (self.next() % 8) as usize) * QUANTUM
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
+/// A size of 1 to 8 quanta, from a seeded generator so every run builds the
+/// same arenas.
+fn random_size(rng: &mut fastrand::Rng) -> usize {
+    rng.usize(1..=8) * QUANTUM
 }
 
 fn new_arena(name: &str) -> Arena {
@@ -74,10 +59,10 @@ fn new_arena(name: &str) -> Arena {
 /// segments, then free every other one. Returns the live segments.
 fn fragmented(name: &str, live: usize, seed: u64) -> (Arena, Vec<(usize, usize)>) {
     let arena = new_arena(name);
-    let mut rng = Lcg(seed);
+    let mut rng = fastrand::Rng::with_seed(seed);
     let mut all = Vec::with_capacity(2 * live);
     for _ in 0..2 * live {
-        let size = rng.size();
+        let size = random_size(&mut rng);
         all.push((arena.alloc(size, AllocFlags::new()).expect("fill"), size));
     }
     let mut kept = Vec::with_capacity(live);
@@ -109,8 +94,8 @@ fn baseline(c: &mut Criterion) {
     // SAFETY: the mutex is unlocked and nothing uses it any more.
     unsafe { libc::pthread_mutex_destroy(ptr) };
 
-    // The lock every arena operation takes (`std::sync::Mutex` with the
-    // `std` feature); an alloc+free pair takes it twice.
+    // Another common lock to compare with; the arena's own is
+    // `vmem_core::sync::Lock`, not this one.
     let std_mutex = std::sync::Mutex::new(0_usize);
     c.bench_function("baseline/std_mutex_pair", |b| {
         b.iter(|| {
@@ -151,16 +136,16 @@ fn free_old_segment(c: &mut Criterion) {
     let mut group = c.benchmark_group("free_old_segment");
     for live in [10_000, 1_000_000] {
         let arena = new_arena("bench-old");
-        let mut rng = Lcg(0x01d ^ live as u64);
+        let mut rng = fastrand::Rng::with_seed(0x01d ^ live as u64);
         let mut segments: Vec<(usize, usize)> = (0..live)
             .map(|_| {
-                let size = rng.size();
+                let size = random_size(&mut rng);
                 (arena.alloc(size, AllocFlags::new()).expect("fill"), size)
             })
             .collect();
         group.bench_with_input(BenchmarkId::from_parameter(live), &live, |b, &live| {
             b.iter(|| {
-                let slot = rng.below(live);
+                let slot = rng.usize(..live);
                 let (addr, size) = segments[slot];
                 arena.free(black_box(addr), size).expect("free old");
                 segments[slot] = (arena.alloc(size, AllocFlags::new()).expect("replace"), size);

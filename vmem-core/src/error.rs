@@ -9,7 +9,7 @@
 //! a mistake in the caller causes (a bad free, invalid arguments, an
 //! overlapping span, a window no address fits) carry their values in a
 //! [`Details`] box, so they do not make every `Result` larger. See
-//! `docs/design.md` §11.
+//! `docs/design.md` §14.
 
 use core::fmt;
 use core::ops::Deref;

@@ -1,4 +1,4 @@
-//! Power-of-two freelists and the freemap bitmap.
+//! Power-of-two freelists and the freemap bitmap. See design.md §4.
 //!
 //! Freelist `i` holds the free segments whose size has its highest bit at
 //! position `i` (sizes in `[2^i, 2^(i+1))`). Bit `i` of the freemap is set

@@ -1,4 +1,5 @@
 //! The hash table of allocated segments, so a free finds its tag in O(1).
+//! See design.md §6.
 //!
 //! Chains are singly linked through the tags' `next_kind`. A small table is
 //! kept inline; bigger ones come from the page source. The target size is
@@ -6,8 +7,10 @@
 //! segments, i.e. about 0.75 to 1.5 segments per bucket), and the table is
 //! rebuilt when the target leaves `[size / 2, size * 2]`: that band is the
 //! hysteresis that keeps grow and shrink from chasing each other. Unlike
-//! libumem, the arena notices this on its own (see `Arena::maybe_rescale`), so
-//! a program that never calls `update()` keeps O(1) frees.
+//! libumem, the arena notices this on its own: every allocation and free
+//! asks [`AllocHash::wants_rescale`] and, if so, calls `Arena::rescale`
+//! (`arena/mod.rs`) once the lock is dropped, so a program that never calls
+//! `update()` keeps O(1) frees.
 
 use core::ptr::NonNull;
 

@@ -70,8 +70,6 @@
 //! - `alloc`: sources and hooks held by `Arc` ([`Shared::Arc`]).
 
 #![cfg_attr(not(feature = "std"), no_std)]
-#![deny(unsafe_op_in_unsafe_fn)]
-#![warn(missing_docs)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;

@@ -1,4 +1,4 @@
-//! The shared pool of spare boundary tags.
+//! The shared pool of spare boundary tags. See design.md §8.
 //!
 //! Arenas keep a small private reserve of tags (see `arena/reserve.rs`) and top it
 //! up from a [`TagPool`] in batches. The pool obtains tag memory a page at a

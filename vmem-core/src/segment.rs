@@ -1,5 +1,5 @@
 //! Boundary tags: the 48-byte records that describe every span, segment and
-//! marker of an arena.
+//! marker of an arena. See design.md §3.
 //!
 //! A tag sits on two lists at once, as in the paper:
 //! - the *address list* (`next_addr`/`prev_addr`), a circular list through
@@ -9,9 +9,11 @@
 //!   hash chain (singly linked), a span on the arena's span list, a spare tag
 //!   on a reserve or pool list (singly linked).
 //!
-//! To keep a tag at six words, its kind and the "imported" flag live in the
-//! low three bits of `prev_kind` (tags are 8-byte aligned, so those bits of a
-//! tag pointer are always zero). Only this module sees that packing.
+//! To keep a tag at six words, its kind lives in the low three bits of
+//! `prev_kind` (tags are 8-byte aligned, so those bits of a tag pointer are
+//! always zero). Whether a span was imported is part of the kind
+//! ([`Kind::ImportedSpan`]), not a separate flag. Only this module sees that
+//! packing.
 //!
 //! [`SegPtr`] is a copyable handle to a tag. Tags are owned by an arena (or by
 //! the tag pool) and only ever reached through that owner's lock, which is the

@@ -47,6 +47,17 @@ pub enum Shared<T: ?Sized + 'static> {
     Arc(alloc::sync::Arc<T>),
 }
 
+/// Names the kind of handle; the value behind it need not be `Debug`.
+impl<T: ?Sized> core::fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Shared::Static(_) => f.debug_tuple("Shared::Static").finish_non_exhaustive(),
+            #[cfg(feature = "alloc")]
+            Shared::Arc(_) => f.debug_tuple("Shared::Arc").finish_non_exhaustive(),
+        }
+    }
+}
+
 impl<T: ?Sized> Clone for Shared<T> {
     fn clone(&self) -> Self {
         match self {

@@ -1,5 +1,6 @@
 //! The allocator's locks, shared with the layers above, so that every lock
-//! of the project is one of two types with one set of rules.
+//! of the project is one of two types with one set of rules. See design.md
+//! §9; §17 model-checks [`RawSpinLock`].
 //!
 //! - [`Lock`] guards an arena's state. With the `std` feature it is
 //!   [`RawFutexLock`] behind [`lock_api::Mutex`]: one compare-and-swap to

@@ -1,18 +1,26 @@
-//! Seeded randomized model tests: long random sequences of `add`, `alloc`,
-//! `xalloc`, `free` and `extend_alloc` run against a simple reference model
-//! (the allocated ranges and the spans), checking after every step the
+//! Randomized model tests: long sequences of `add`, `alloc`, `xalloc`,
+//! `free`, `extend_alloc` and `contains` run against a simple reference
+//! model (the allocated ranges and the spans), checking after every step the
 //! arena's invariants, every result's constraints, the exact segment and
 //! span lists, the size and stats counters, and that an allocation fails
 //! only when no free segment could have held it.
+//!
+//! Two drivers feed the same steps to the same checks: a seeded loop
+//! (`fastrand`, a fixed seed per test) whose choices follow the arena's
+//! state, and a `proptest` strategy of step sequences that shrinks a failing
+//! sequence to a short one. Together they run about 10^5 steps per policy
+//! in release builds, fewer in debug builds and a handful under Miri.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use proptest::prelude::*;
+use proptest::test_runner::{Config as PropConfig, RngAlgorithm, TestRng, TestRunner};
 use vmem_core::{
     AllocFlags, Arena, ArenaName, Constraints, Error, Policy, SegmentKind, SegmentTypes,
 };
 
-/// Operations per randomized run.
+/// Steps per seeded run.
 fn ops() -> usize {
     if cfg!(miri) {
         60
@@ -23,29 +31,28 @@ fn ops() -> usize {
     }
 }
 
-/// splitmix64: a tiny deterministic PRNG.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `0..n` (n > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + self.below(hi - lo + 1)
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
+/// Proptest cases per policy, and the longest sequence of one case.
+fn prop_budget() -> (u32, usize) {
+    if cfg!(miri) {
+        (1, 12)
+    } else if cfg!(debug_assertions) {
+        (8, 150)
+    } else {
+        (32, 300)
     }
 }
+
+/// `true` with the given chance, in percent.
+fn chance(rng: &mut fastrand::Rng, percent: usize) -> bool {
+    rng.usize(..100) < percent
+}
+
+const POLICIES: [Policy; 4] = [
+    Policy::InstantFit,
+    Policy::BestFit,
+    Policy::FirstFit,
+    Policy::NextFit,
+];
 
 fn round_up(x: usize, q: usize) -> usize {
     x.div_ceil(q) * q
@@ -273,6 +280,8 @@ fn searched(policy: Policy, size: usize, frees: &[(usize, usize)]) -> Vec<(usize
     }
 }
 
+/// What one model run exercises.
+#[derive(Clone, Copy)]
 struct Config {
     seed: u64,
     quantum: usize,
@@ -284,110 +293,375 @@ struct Config {
     divisor: usize,
 }
 
-fn random_req(rng: &mut Rng, q: usize, model: &Model) -> Req {
-    let size = if rng.chance(10) {
-        rng.range(1, 0x40 * q)
-    } else {
-        rng.range(1, 4 * q)
-    };
-    let align = if rng.chance(30) { q } else { q << rng.below(9) };
-    let phase = if rng.chance(50) {
-        0
-    } else {
-        rng.below(align / q) * q
-    };
-    let mut nocross = 0;
-    if rng.chance(40) {
-        let n = align << rng.below(7);
-        if round_up(phase + size, align) <= n {
-            nocross = n;
+/// One step of a model run, as drawn. Every choice that depends on the
+/// arena's state (which live segment, which span, where in it) is a plain
+/// number, resolved against the state when the step runs, so any sequence
+/// of steps is valid and a shrunk sequence still means something.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    /// Free the `pick`-th live segment (counted modulo the live count).
+    Free { pick: usize, how: FreeHow },
+    /// `add` a span of `quanta` quanta at slot `slot` of the span region
+    /// (it may overlap one already there).
+    Add { slot: usize, quanta: usize },
+    /// `extend_alloc` next to the `pick`-th span (`place` 0: after it, 1:
+    /// before it) or at slot `slot` (`place` 2), allocating `alloc`
+    /// (modulo the size) + 1 quanta of it.
+    Extend {
+        pick: usize,
+        place: u8,
+        slot: usize,
+        quanta: usize,
+        alloc: usize,
+    },
+    /// `contains` at `offset` (modulo its size plus a quantum) into the
+    /// `pick`-th span.
+    Contains {
+        pick: usize,
+        offset: usize,
+        size: usize,
+    },
+    /// An `alloc` or `xalloc`.
+    Alloc {
+        policy: Policy,
+        from_end: bool,
+        request: Draw,
+    },
+}
+
+/// How a `Step::Free` frees.
+#[derive(Clone, Copy, Debug)]
+enum FreeHow {
+    Free,
+    Xfree,
+    /// A bad free one quantum into the segment (a wrong size instead, for a
+    /// segment of one quantum).
+    Inside,
+    /// A bad free with the size plus one.
+    WrongSize,
+}
+
+/// An allocation request as drawn.
+#[derive(Clone, Copy, Debug)]
+enum Draw {
+    /// `alloc(size)`.
+    Plain { size: usize },
+    /// `xalloc` with the constraints drawn.
+    Constrained(ReqDraw),
+}
+
+/// Constraints as drawn; [`ReqDraw::resolve`] makes a [`Req`] of them.
+#[derive(Clone, Copy, Debug)]
+struct ReqDraw {
+    size: usize,
+    /// `align = quantum << shift` (`None`: the quantum).
+    align_shift: Option<u32>,
+    /// The phase, in quanta modulo the alignment's (`None`: 0).
+    phase: Option<usize>,
+    /// `nocross = align << shift`, when the request fits in one block.
+    nocross_shift: Option<u32>,
+    window: Option<WindowDraw>,
+}
+
+/// A `[min, max)` window inside one of the arena's spans.
+#[derive(Clone, Copy, Debug)]
+struct WindowDraw {
+    /// Which span (modulo the span count).
+    span: usize,
+    /// Where in it `min` starts, in quanta (modulo the span's).
+    offset: usize,
+    /// `max = min + size + extra` (`None`: no upper bound).
+    max_extra: Option<usize>,
+    /// Drop `min` again (keep only `max`).
+    no_min: bool,
+}
+
+impl ReqDraw {
+    /// The request against an arena of quantum `q` with `spans`.
+    fn resolve(&self, q: usize, spans: &[(usize, usize)]) -> Req {
+        let size = self.size;
+        let align = self.align_shift.map_or(q, |k| q << k);
+        let phase = self.phase.map_or(0, |p| p % (align / q) * q);
+        let nocross = self
+            .nocross_shift
+            .map(|k| align << k)
+            .filter(|&n| round_up(phase + size, align) <= n)
+            .unwrap_or(0);
+        let (mut min, mut max) = (0, 0);
+        if let (Some(w), false) = (self.window, spans.is_empty()) {
+            let (s, e) = spans[w.span % spans.len()];
+            min = s + w.offset % ((e - s) / q) * q;
+            if let Some(extra) = w.max_extra {
+                max = min + size + extra;
+            }
+            if w.no_min {
+                min = 0;
+            }
+        }
+        Req {
+            size,
+            align,
+            phase,
+            nocross,
+            min,
+            max,
         }
     }
-    let (mut min, mut max) = (0, 0);
-    if rng.chance(20) && !model.spans.is_empty() {
-        let (s, e) = model.spans[rng.below(model.spans.len())];
-        min = s + rng.below((e - s) / q) * q;
-        if rng.chance(60) {
-            max = min + size + rng.below(0x100 * q);
-        }
-        if rng.chance(30) {
-            min = 0;
-        }
-    }
-    Req {
+}
+
+/// Constraints drawn with the seeded generator.
+fn random_req(rng: &mut fastrand::Rng, q: usize) -> ReqDraw {
+    let size = if chance(rng, 10) {
+        rng.usize(1..=0x40 * q)
+    } else {
+        rng.usize(1..=4 * q)
+    };
+    ReqDraw {
         size,
-        align,
-        phase,
-        nocross,
-        min,
-        max,
+        align_shift: (!chance(rng, 30)).then(|| rng.u32(..9)),
+        phase: (!chance(rng, 50)).then(|| rng.usize(..)),
+        nocross_shift: chance(rng, 40).then(|| rng.u32(..7)),
+        window: chance(rng, 20).then(|| WindowDraw {
+            span: rng.usize(..),
+            offset: rng.usize(..),
+            max_extra: chance(rng, 60).then(|| rng.usize(..0x100 * q)),
+            no_min: chance(rng, 30),
+        }),
     }
+}
+
+/// The next step of a seeded run: frees become likelier as the arena
+/// fills, so it hovers between empty and full.
+fn random_step(rng: &mut fastrand::Rng, cfg: &Config, model: &Model) -> Step {
+    let q = cfg.quantum;
+    let policy = cfg.policy.unwrap_or(POLICIES[rng.usize(..4)]);
+    let from_end = policy != Policy::NextFit && chance(rng, 10);
+    let roll = rng.usize(..100);
+    let live = model.live.len();
+    if (live > 250 || (live > 20 && roll < 45)) && live != 0 {
+        let how = if chance(rng, 3) {
+            if chance(rng, 50) {
+                FreeHow::Inside
+            } else {
+                FreeHow::WrongSize
+            }
+        } else if chance(rng, 50) {
+            FreeHow::Free
+        } else {
+            FreeHow::Xfree
+        };
+        return Step::Free {
+            pick: rng.usize(..),
+            how,
+        };
+    }
+    if cfg.spans && roll >= 95 && model.spans.len() < 40 {
+        let quanta = rng.usize(1..=0x200);
+        if roll >= 98 {
+            return Step::Add {
+                slot: rng.usize(..256),
+                quanta,
+            };
+        }
+        return Step::Extend {
+            pick: rng.usize(..),
+            place: rng.u8(..3),
+            slot: rng.usize(..256),
+            quanta,
+            alloc: rng.usize(..),
+        };
+    }
+    if roll >= 92 {
+        return Step::Contains {
+            pick: rng.usize(..),
+            offset: rng.usize(..),
+            size: rng.usize(1..=4 * q),
+        };
+    }
+    let request = if cfg.xalloc && roll >= 65 {
+        Draw::Constrained(random_req(rng, q))
+    } else if chance(rng, 5) {
+        Draw::Plain {
+            size: rng.usize(1..=0x400 * q),
+        }
+    } else {
+        Draw::Plain {
+            size: rng.usize(1..=8 * q),
+        }
+    };
+    Step::Alloc {
+        policy,
+        from_end,
+        request,
+    }
+}
+
+/// The proptest strategy of one step for `cfg`: the seeded loop's mix of
+/// operations, without its dependence on the arena's state.
+fn step_strategy(cfg: Config) -> impl Strategy<Value = Step> {
+    let q = cfg.quantum;
+    let policy = match cfg.policy {
+        Some(p) => Just(p).boxed(),
+        None => proptest::sample::select(POLICIES.to_vec()).boxed(),
+    };
+    let free = (
+        any::<usize>(),
+        prop_oneof![
+            16 => Just(FreeHow::Free),
+            16 => Just(FreeHow::Xfree),
+            1 => Just(FreeHow::Inside),
+            1 => Just(FreeHow::WrongSize),
+        ],
+    )
+        .prop_map(|(pick, how)| Step::Free { pick, how });
+    let window = (
+        any::<usize>(),
+        any::<usize>(),
+        proptest::option::weighted(0.6, 0..0x100 * q),
+        proptest::bool::weighted(0.3),
+    )
+        .prop_map(|(span, offset, max_extra, no_min)| WindowDraw {
+            span,
+            offset,
+            max_extra,
+            no_min,
+        });
+    let constrained = (
+        prop_oneof![9 => 1..=4 * q, 1 => 1..=0x40 * q],
+        proptest::option::weighted(0.7, 0u32..9),
+        proptest::option::weighted(0.5, any::<usize>()),
+        proptest::option::weighted(0.4, 0u32..7),
+        proptest::option::weighted(0.2, window),
+    )
+        .prop_map(|(size, align_shift, phase, nocross_shift, window)| {
+            Draw::Constrained(ReqDraw {
+                size,
+                align_shift,
+                phase,
+                nocross_shift,
+                window,
+            })
+        });
+    let plain =
+        prop_oneof![19 => 1..=8 * q, 1 => 1..=0x400 * q].prop_map(|size| Draw::Plain { size });
+    let request = if cfg.xalloc {
+        prop_oneof![2 => plain, 1 => constrained].boxed()
+    } else {
+        plain.boxed()
+    };
+    let alloc =
+        (policy, proptest::bool::weighted(0.1), request).prop_map(|(policy, from_end, request)| {
+            Step::Alloc {
+                policy,
+                from_end: from_end && policy != Policy::NextFit,
+                request,
+            }
+        });
+    let contains = (any::<usize>(), any::<usize>(), 1..=4 * q)
+        .prop_map(|(pick, offset, size)| Step::Contains { pick, offset, size });
+    let mut steps: Vec<(u32, BoxedStrategy<Step>)> = vec![
+        (40, free.boxed()),
+        (50, alloc.boxed()),
+        (5, contains.boxed()),
+    ];
+    if cfg.spans {
+        let add =
+            (0usize..256, 1usize..=0x200).prop_map(|(slot, quanta)| Step::Add { slot, quanta });
+        let extend = (
+            any::<usize>(),
+            0u8..3,
+            0usize..256,
+            1usize..=0x200,
+            any::<usize>(),
+        )
+            .prop_map(|(pick, place, slot, quanta, alloc)| Step::Extend {
+                pick,
+                place,
+                slot,
+                quanta,
+                alloc,
+            });
+        steps.push((2, add.boxed()));
+        steps.push((3, extend.boxed()));
+    }
+    proptest::strategy::Union::new_weighted(steps)
 }
 
 const SPAN_REGION: usize = 0x1000_0000;
 
-fn run(cfg: Config) {
-    let q = cfg.quantum;
-    let mut rng = Rng(cfg.seed);
-    let slot = 0x400 * q;
-    let first = (SPAN_REGION, SPAN_REGION + 16 * slot);
-    let arena = Arena::new("model", first.0, first.1 - first.0, q).unwrap();
-    let mut model = Model {
-        quantum: q,
-        live: BTreeMap::new(),
-        spans: vec![first],
-        ordered: true,
-    };
-    let name = ArenaName::new("model");
-    let mut failures = 0usize;
-    let mut successes = 0usize;
-    verify(&arena, &model, 0);
-    let n = ops() / cfg.divisor;
-    for step in 1..=n {
-        let policy = cfg.policy.unwrap_or(
-            [
-                Policy::InstantFit,
-                Policy::BestFit,
-                Policy::FirstFit,
-                Policy::NextFit,
-            ][rng.below(4)],
-        );
-        let from_end = policy != Policy::NextFit && rng.chance(10);
-        let flags = AllocFlags::new().policy(policy).from_end(from_end);
-        let roll = rng.below(100);
-        let want_free = model.live.len() > 250 || (model.live.len() > 20 && roll < 45);
-        if want_free && !model.live.is_empty() {
-            // free a random live segment
-            let k = rng.below(model.live.len());
-            let (&addr, &size) = model.live.iter().nth(k).unwrap();
-            if rng.chance(3) {
-                // a bad free: wrong size, or an address inside the segment
-                let bad = if round_up(size, q) > q && rng.chance(50) {
-                    arena.free(addr + q, size)
-                } else {
-                    arena.free(addr, size + 1)
+/// An arena and its model, and the steps that drive both.
+struct ModelRun {
+    arena: Arena,
+    model: Model,
+    name: ArenaName,
+    /// Distance between the span region's slots.
+    slot: usize,
+    successes: usize,
+    failures: usize,
+}
+
+impl ModelRun {
+    /// An arena of quantum `q` with one span of 16 slots.
+    fn new(q: usize) -> ModelRun {
+        let slot = 0x400 * q;
+        let first = (SPAN_REGION, SPAN_REGION + 16 * slot);
+        let arena = Arena::new("model", first.0, first.1 - first.0, q).unwrap();
+        let model = Model {
+            quantum: q,
+            live: BTreeMap::new(),
+            spans: vec![first],
+            ordered: true,
+        };
+        verify(&arena, &model, 0);
+        ModelRun {
+            arena,
+            model,
+            name: ArenaName::new("model"),
+            slot,
+            successes: 0,
+            failures: 0,
+        }
+    }
+
+    /// Runs `step` (number `n`) on the arena and checks it against the model.
+    fn apply(&mut self, n: usize, step: &Step) {
+        let q = self.model.quantum;
+        let arena = &self.arena;
+        let model = &mut self.model;
+        match *step {
+            Step::Free { pick, how } => {
+                if model.live.is_empty() {
+                    return;
+                }
+                let (&addr, &size) = model.live.iter().nth(pick % model.live.len()).unwrap();
+                let bad = match how {
+                    FreeHow::Free => {
+                        arena.free(addr, size).unwrap();
+                        None
+                    }
+                    FreeHow::Xfree => {
+                        arena.xfree(addr, size).unwrap();
+                        None
+                    }
+                    FreeHow::Inside if round_up(size, q) > q => Some(arena.free(addr + q, size)),
+                    FreeHow::Inside | FreeHow::WrongSize => Some(arena.free(addr, size + 1)),
                 };
                 match bad {
-                    Err(Error::WrongSize(bad)) => assert_eq!(bad.expected, size),
-                    Err(Error::NotAllocated(bad)) => assert_eq!(bad.addr, addr + q),
-                    other => panic!("step {step}: bad free gave {other:?}"),
+                    None => {
+                        model.live.remove(&addr);
+                    }
+                    Some(Err(Error::WrongSize(bad))) => assert_eq!(bad.expected, size),
+                    Some(Err(Error::NotAllocated(bad))) => assert_eq!(bad.addr, addr + q),
+                    Some(other) => panic!("step {n}: bad free gave {other:?}"),
                 }
-            } else {
-                if rng.chance(50) {
-                    arena.free(addr, size).unwrap();
-                } else {
-                    arena.xfree(addr, size).unwrap();
-                }
-                model.live.remove(&addr);
+                verify(arena, model, n);
             }
-            verify(&arena, &model, step);
-            continue;
-        }
-        if cfg.spans && roll >= 95 && model.spans.len() < 40 {
-            let size = rng.range(1, 0x200) * q;
-            if roll >= 98 {
-                // add at a random place: may overlap
-                let base = SPAN_REGION + rng.below(256) * slot / 2;
+            Step::Add { slot, quanta } => {
+                if model.spans.len() >= 40 {
+                    return;
+                }
+                let size = quanta * q;
+                let base = SPAN_REGION + slot % 256 * self.slot / 2;
                 match arena.add(base, size) {
                     Ok(()) => {
                         assert!(model.first_overlapping_span(base, size).is_none());
@@ -397,147 +671,196 @@ fn run(cfg: Config) {
                         assert_eq!(
                             model.first_overlapping_span(base, size),
                             Some((overlap.existing_start, overlap.existing_end)),
-                            "step {step}"
+                            "step {n}"
                         );
                     }
-                    Err(e) => panic!("step {step}: add: {e}"),
+                    Err(e) => panic!("step {n}: add: {e}"),
                 }
-            } else {
-                // extend next to an existing span, or somewhere new
-                let (s, e) = model.spans[rng.below(model.spans.len())];
-                let base = match rng.below(3) {
+                verify(arena, model, n);
+            }
+            Step::Extend {
+                pick,
+                place,
+                slot,
+                quanta,
+                alloc,
+            } => {
+                if model.spans.len() >= 40 {
+                    return;
+                }
+                let size = quanta * q;
+                let (s, e) = model.spans[pick % model.spans.len()];
+                let base = match place {
                     0 => e,
                     1 if s > size => s - size,
-                    _ => SPAN_REGION + rng.below(256) * slot / 2,
+                    _ => SPAN_REGION + slot % 256 * self.slot / 2,
                 };
-                let alloc = rng.range(1, size / q) * q;
+                let alloc = (alloc % (size / q) + 1) * q;
                 match arena.extend_alloc(base, size, alloc) {
                     Ok(addr) => {
                         assert!(model.first_overlapping_span(base, size).is_none());
-                        assert!(addr <= base, "step {step}: extend_alloc above the range");
+                        assert!(addr <= base, "step {n}: extend_alloc above the range");
                         assert_eq!(addr % q, 0);
                         model.extend(base, base + size);
-                        assert!(model.in_one_span(addr, alloc), "step {step}");
-                        assert!(!model.overlaps_live(addr, alloc), "step {step}");
+                        assert!(model.in_one_span(addr, alloc), "step {n}");
+                        assert!(!model.overlaps_live(addr, alloc), "step {n}");
                         model.live.insert(addr, alloc);
                     }
                     Err(Error::OverlappingSpan(_)) => {
                         assert!(model.first_overlapping_span(base, size).is_some());
                     }
-                    Err(e) => panic!("step {step}: extend_alloc: {e}"),
+                    Err(e) => panic!("step {n}: extend_alloc: {e}"),
+                }
+                verify(arena, model, n);
+            }
+            Step::Contains { pick, offset, size } => {
+                let (s, e) = model.spans[pick % model.spans.len()];
+                let addr = s + offset % (e - s + q);
+                assert_eq!(
+                    arena.contains(addr, size),
+                    model.in_one_span(addr, size),
+                    "step {n}: contains({addr:#x}, {size:#x})"
+                );
+            }
+            Step::Alloc {
+                policy,
+                from_end,
+                request,
+            } => {
+                let flags = AllocFlags::new().policy(policy).from_end(from_end);
+                let (req, constrained) = match request {
+                    Draw::Plain { size } => (Req::plain(size, q), false),
+                    Draw::Constrained(draw) => (draw.resolve(q, &model.spans), true),
+                };
+                let result = if constrained {
+                    arena.xalloc(req.size, &req.constraints(), flags)
+                } else {
+                    arena.alloc(req.size, flags)
+                };
+                match result {
+                    Ok(addr) => {
+                        self.successes += 1;
+                        assert!(
+                            req.satisfied_by(addr),
+                            "step {n}: {addr:#x} violates {req:?}"
+                        );
+                        assert_eq!(addr % q, 0);
+                        assert!(model.in_one_span(addr, round_up(req.size, q)), "step {n}");
+                        assert!(
+                            !model.overlaps_live(addr, req.size),
+                            "step {n}: {addr:#x}+{:#x} handed out twice",
+                            req.size
+                        );
+                        model.live.insert(addr, req.size);
+                        verify(arena, model, n);
+                    }
+                    Err(Error::WouldBlock { arena: name, size }) => {
+                        self.failures += 1;
+                        assert_eq!((name, size), (self.name, req.size));
+                        let seen = verify(arena, model, n);
+                        let candidates = if constrained {
+                            searched(policy, req.size, &seen.frees)
+                        } else {
+                            seen.frees.clone()
+                        };
+                        let fit = candidates.iter().find(|&&(s, e)| req.fits_in(s, e));
+                        assert!(
+                            fit.is_none(),
+                            "step {n}: {policy:?} {req:?} failed but {fit:?} fits"
+                        );
+                    }
+                    Err(Error::NeverFits(never)) => {
+                        self.failures += 1;
+                        assert_eq!(
+                            (never.size, never.min, never.max),
+                            (req.size, req.min, req.max)
+                        );
+                        assert!(
+                            !req.fits_in(0, usize::MAX),
+                            "step {n}: {req:?} refused as never fitting"
+                        );
+                        verify(arena, model, n);
+                    }
+                    Err(e) => panic!("step {n}: unexpected {e}"),
                 }
             }
-            verify(&arena, &model, step);
-            continue;
-        }
-        if roll >= 92 {
-            // contains
-            let (s, e) = model.spans[rng.below(model.spans.len())];
-            let addr = s + rng.below(e - s + q);
-            let size = rng.range(1, 4 * q);
-            assert_eq!(
-                arena.contains(addr, size),
-                model.in_one_span(addr, size),
-                "step {step}: contains({addr:#x}, {size:#x})"
-            );
-            continue;
-        }
-        let constrained = cfg.xalloc && roll >= 65;
-        let req = if constrained {
-            random_req(&mut rng, q, &model)
-        } else {
-            let size = if rng.chance(5) {
-                rng.range(1, 0x400 * q)
-            } else {
-                rng.range(1, 8 * q)
-            };
-            Req::plain(size, q)
-        };
-        let result = if constrained {
-            arena.xalloc(req.size, &req.constraints(), flags)
-        } else {
-            arena.alloc(req.size, flags)
-        };
-        match result {
-            Ok(addr) => {
-                successes += 1;
-                assert!(
-                    req.satisfied_by(addr),
-                    "step {step}: {addr:#x} violates {req:?}"
-                );
-                assert_eq!(addr % q, 0);
-                assert!(
-                    model.in_one_span(addr, round_up(req.size, q)),
-                    "step {step}"
-                );
-                assert!(
-                    !model.overlaps_live(addr, req.size),
-                    "step {step}: {addr:#x}+{:#x} handed out twice",
-                    req.size
-                );
-                model.live.insert(addr, req.size);
-                verify(&arena, &model, step);
-            }
-            Err(Error::WouldBlock { arena: n, size }) => {
-                failures += 1;
-                assert_eq!((n, size), (name, req.size));
-                let seen = verify(&arena, &model, step);
-                let candidates = if constrained {
-                    searched(policy, req.size, &seen.frees)
-                } else {
-                    seen.frees.clone()
-                };
-                let fit = candidates.iter().find(|&&(s, e)| req.fits_in(s, e));
-                assert!(
-                    fit.is_none(),
-                    "step {step}: {policy:?} {req:?} failed but {fit:?} fits"
-                );
-            }
-            Err(Error::NeverFits(never)) => {
-                failures += 1;
-                assert_eq!(
-                    (never.size, never.min, never.max),
-                    (req.size, req.min, req.max)
-                );
-                assert!(
-                    !req.fits_in(0, usize::MAX),
-                    "step {step}: {req:?} refused as never fitting"
-                );
-                verify(&arena, &model, step);
-            }
-            Err(e) => panic!("step {step}: unexpected {e}"),
         }
     }
-    assert!(successes > n / 4, "{successes} successes");
-    failures += fill_until_failure(&arena, &mut model, &mut rng, cfg.policy);
-    // Free everything; the arena must be back to its spans, wholly free.
-    for (&addr, &size) in &model.live {
-        arena.free(addr, size).unwrap();
+
+    /// Fills the arena until an allocation fails, then frees everything:
+    /// the arena must be back to its spans, wholly free.
+    fn finish(&mut self, rng: &mut fastrand::Rng, policy: Option<Policy>) {
+        self.failures += fill_until_failure(&self.arena, &mut self.model, rng, policy);
+        for (&addr, &size) in &self.model.live {
+            self.arena.free(addr, size).unwrap();
+        }
+        self.model.live.clear();
+        let seen = verify(&self.arena, &self.model, usize::MAX);
+        let free: usize = seen.frees.iter().map(|&(s, e)| e - s).sum();
+        assert_eq!(free, self.model.total());
+        assert!(self.failures > 0);
     }
-    model.live.clear();
-    let seen = verify(&arena, &model, usize::MAX);
-    let free: usize = seen.frees.iter().map(|&(s, e)| e - s).sum();
-    assert_eq!(free, model.total());
-    eprintln!(
-        "seed {}: {successes} allocations, {failures} failures, {} spans at the end",
-        cfg.seed,
-        model.spans.len()
-    );
-    assert!(failures > 0);
 }
 
+/// A seeded run of `ops() / cfg.divisor` steps.
+fn run(cfg: Config) {
+    let mut rng = fastrand::Rng::with_seed(cfg.seed);
+    let mut run = ModelRun::new(cfg.quantum);
+    let n = ops() / cfg.divisor;
+    for step in 1..=n {
+        let next = random_step(&mut rng, &cfg, &run.model);
+        run.apply(step, &next);
+    }
+    assert!(run.successes > n / 4, "{} successes", run.successes);
+    run.finish(&mut rng, cfg.policy);
+    eprintln!(
+        "seed {}: {} allocations, {} failures, {} spans at the end",
+        cfg.seed,
+        run.successes,
+        run.failures,
+        run.model.spans.len()
+    );
+}
+
+/// Proptest runs of step sequences for `cfg`, from a fixed seed so that CI
+/// is repeatable; a failure is shrunk to a short sequence and reported.
+fn run_proptest(cfg: Config) {
+    let (cases, longest) = prop_budget();
+    let config = PropConfig {
+        cases,
+        // No regression files: Miri cannot write them, and a failure is
+        // reported with its shrunk steps, to be pinned as a seeded test.
+        failure_persistence: None,
+        ..PropConfig::default()
+    };
+    let seed = cfg.seed.to_le_bytes().repeat(4);
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed);
+    let mut runner = TestRunner::new_with_rng(config, rng);
+    let steps = proptest::collection::vec(step_strategy(cfg), 1..=longest);
+    let result = runner.run(&steps, |steps| {
+        let mut run = ModelRun::new(cfg.quantum);
+        for (n, step) in steps.iter().enumerate() {
+            run.apply(n + 1, step);
+        }
+        run.finish(&mut fastrand::Rng::with_seed(cfg.seed), cfg.policy);
+        Ok(())
+    });
+    if let Err(err) = result {
+        panic!("{err}");
+    }
+}
 /// Allocates large segments until one fails, checking every result, so every
 /// profile (the short debug and Miri runs too) sees the arena full and checks
 /// that the failure means no free segment could have held the request.
 fn fill_until_failure(
     arena: &Arena,
     model: &mut Model,
-    rng: &mut Rng,
+    rng: &mut fastrand::Rng,
     policy: Option<Policy>,
 ) -> usize {
     let q = model.quantum;
     for step in 0..4096 {
-        let size = rng.range(0x40 * q, 0x400 * q);
+        let size = rng.usize(0x40 * q..=0x400 * q);
         let flags = AllocFlags::new().policy(policy.unwrap_or(Policy::InstantFit));
         match arena.alloc(size, flags) {
             Ok(addr) => {
@@ -646,12 +969,41 @@ fn model_mixed_policies_xalloc_and_extend() {
     });
 }
 
+/// Shrinking runs: proptest sequences of steps for each policy, plain and
+/// constrained, with spans added and extended.
+#[test]
+fn proptest_each_policy() {
+    for (i, policy) in POLICIES.into_iter().enumerate() {
+        run_proptest(Config {
+            seed: 30 + i as u64,
+            quantum: 0x10,
+            policy: Some(policy),
+            xalloc: true,
+            spans: true,
+            divisor: 1,
+        });
+    }
+}
+
+/// Shrinking runs with a random policy per allocation and a large quantum.
+#[test]
+fn proptest_mixed_policies() {
+    run_proptest(Config {
+        seed: 40,
+        quantum: 0x1000,
+        policy: None,
+        xalloc: true,
+        spans: true,
+        divisor: 1,
+    });
+}
+
 /// A child arena importing from a parent: after every step both arenas are
 /// consistent, the child's imported spans are exactly the parent's
 /// allocated segments, and the parent's in-use equals the child's imports.
 #[test]
 fn model_importing_child() {
-    let mut rng = Rng(99);
+    let mut rng = fastrand::Rng::with_seed(99);
     let pq = 0x1000;
     let q = 0x10;
     let parent = Arc::new(Arena::new("parent", SPAN_REGION, 0x1000_0000, pq).unwrap());
@@ -669,27 +1021,18 @@ fn model_importing_child() {
     ];
     let n = ops() / 2;
     for step in 1..=n {
-        let policy = policies[rng.below(4)];
+        let policy = policies[rng.usize(..4)];
         let flags = AllocFlags::new().policy(policy);
-        if live.len() > 200 || (!live.is_empty() && rng.chance(45)) {
-            let k = rng.below(live.len());
+        if live.len() > 200 || (!live.is_empty() && chance(&mut rng, 45)) {
+            let k = rng.usize(..live.len());
             let (&addr, &size) = live.iter().nth(k).unwrap();
             child.free(addr, size).unwrap();
             live.remove(&addr);
         } else {
-            let mut req = Req::plain(rng.range(1, 0x300), q);
-            let res = if rng.chance(30) {
-                let a = random_req(
-                    &mut rng,
-                    q,
-                    &Model {
-                        quantum: q,
-                        live: BTreeMap::new(),
-                        spans: Vec::new(),
-                        ordered: false,
-                    },
-                );
-                req = a;
+            let mut req = Req::plain(rng.usize(1..=0x300), q);
+            let res = if chance(&mut rng, 30) {
+                // No spans to draw a window from: the request is unbounded.
+                req = random_req(&mut rng, q).resolve(q, &[]);
                 child.xalloc(req.size, &req.constraints(), flags)
             } else {
                 child.alloc(req.size, flags)

@@ -9,21 +9,6 @@ use std::sync::{Arc, Mutex};
 
 use vmem_core::{AllocFlags, Arena, Constraints, Policy, SegmentTypes};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 const POLICIES: [Policy; 4] = [
     Policy::InstantFit,
     Policy::BestFit,
@@ -61,23 +46,23 @@ fn hammer(arena: &Arc<Arena>, threads: usize, iters: usize, xalloc: bool) {
             let arena = arena.clone();
             let ledger = ledger.clone();
             std::thread::spawn(move || {
-                let mut rng = Rng(0x1234_5678 + t as u64 * 0x9E37_79B9);
+                let mut rng = fastrand::Rng::with_seed(0x1234_5678 + t as u64 * 0x9E37_79B9);
                 let mut mine: Vec<(usize, usize)> = Vec::new();
                 for _ in 0..iters {
-                    if mine.len() > 40 || (!mine.is_empty() && rng.below(2) == 0) {
-                        let (addr, size) = mine.swap_remove(rng.below(mine.len()));
+                    if mine.len() > 40 || (!mine.is_empty() && rng.usize(..2) == 0) {
+                        let (addr, size) = mine.swap_remove(rng.usize(..mine.len()));
                         ledger.release(addr);
                         arena.free(addr, size).unwrap();
                         continue;
                     }
-                    let size = 1 + rng.below(8 * q);
-                    let policy = POLICIES[rng.below(4)];
+                    let size = 1 + rng.usize(..8 * q);
+                    let policy = POLICIES[rng.usize(..4)];
                     let flags = AllocFlags::new().policy(policy);
-                    let got = if xalloc && rng.below(3) == 0 {
-                        let align = q << rng.below(5);
-                        let phase = q * rng.below(align / q);
+                    let got = if xalloc && rng.usize(..3) == 0 {
+                        let align = q << rng.usize(..5);
+                        let phase = q * rng.usize(..align / q);
                         let nocross = if (phase + size).next_multiple_of(align) <= 16 * align
-                            && rng.below(2) == 0
+                            && rng.usize(..2) == 0
                         {
                             16 * align
                         } else {
@@ -172,14 +157,14 @@ fn threads_share_a_child_that_imports() {
     let direct = {
         let parent = parent.clone();
         std::thread::spawn(move || {
-            let mut rng = Rng(77);
+            let mut rng = fastrand::Rng::with_seed(77);
             let mut mine = Vec::new();
             for _ in 0..iters {
-                if mine.len() > 8 || (!mine.is_empty() && rng.below(2) == 0) {
-                    let (a, s) = mine.swap_remove(rng.below(mine.len()));
+                if mine.len() > 8 || (!mine.is_empty() && rng.usize(..2) == 0) {
+                    let (a, s) = mine.swap_remove(rng.usize(..mine.len()));
                     parent.free(a, s).unwrap();
                 } else {
-                    let size = 0x1000 * (1 + rng.below(4));
+                    let size = 0x1000 * (1 + rng.usize(..4));
                     if let Ok(a) = parent.alloc(size, AllocFlags::new()) {
                         mine.push((a, size));
                     }

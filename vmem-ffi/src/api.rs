@@ -118,7 +118,10 @@ unsafe fn name_of(name: *const c_char) -> String {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the arguments of vmem_create and vmem_xcreate, in one place"
+)]
 pub(crate) fn create(
     call: &str,
     name: &str,
@@ -228,14 +231,14 @@ pub unsafe extern "C" fn vmem_create(
     })
 }
 
-/// Like [`vmem_create`], with an import function that receives the
+/// Like `vmem_create()`, with an import function that receives the
 /// alignment wanted and may enlarge the size it imports (illumos'
 /// `vmem_xcreate`). With `VMC_XALIGN` the function promises to honour the
 /// alignment; without it, a misaligned span is replaced by a larger one
 /// from which an aligned part is used.
 ///
 /// # Safety
-/// As [`vmem_create`].
+/// As `vmem_create()`.
 #[no_mangle]
 pub unsafe extern "C" fn vmem_xcreate(
     name: *const c_char,
@@ -271,10 +274,12 @@ pub unsafe extern "C" fn vmem_xcreate(
     })
 }
 
-/// Destroys an arena. Allocations still outstanding are reported on stderr
-/// (`vmem_destroy('name'): leaked N bytes`), as libumem does, and the call
-/// goes on; imported spans that still hold allocations stay with the
-/// source. Aborts if `vmp` is NULL or not a live arena.
+/// Destroys an arena made by `vmem_create()` or `vmem_xcreate()`: destroy
+/// every arena that imports from it first. Allocations still outstanding
+/// are reported on stderr (`vmem_destroy('name'): leaked N bytes`), as
+/// libumem does, and the call goes on; imported spans that still hold
+/// allocations stay with the source. Aborts if `vmp` is NULL or not a live
+/// arena (destroyed already, say). `vmp` is invalid once this returns.
 ///
 /// # Safety
 /// No other thread uses `vmp` during or after the call, and no arena
@@ -376,7 +381,7 @@ pub unsafe extern "C" fn vmem_xalloc(
     })
 }
 
-/// Frees `[vaddr, vaddr + size)` from [`vmem_alloc`] (to the quantum cache
+/// Frees `[vaddr, vaddr + size)` from `vmem_alloc()` (to the quantum cache
 /// the size selects, or the arena). Aborts on a bad free: an address not
 /// allocated, or the wrong size.
 ///
@@ -394,7 +399,7 @@ pub unsafe extern "C" fn vmem_free(vmp: *mut Vmem, vaddr: *mut c_void, size: usi
     })
 }
 
-/// Frees `[vaddr, vaddr + size)` from [`vmem_xalloc`] (never through the
+/// Frees `[vaddr, vaddr + size)` from `vmem_xalloc()` (never through the
 /// quantum caches). Aborts on a bad free.
 ///
 /// # Safety

@@ -2,10 +2,11 @@
 
 use crate::handle::Vmem;
 
-/// An arena's counters (`vmem_kstat_t` in C), filled in by
-/// `vmem_get_kstat`: libumem's `vmem_kstat_t` fields, the boundary-tag and
-/// hash figures of `vmem-core`, and totals over the quantum caches. Every
-/// field is a `uint64_t`.
+/// An arena's counters, filled in by `vmem_get_kstat()`: libumem's
+/// `vmem_kstat_t` fields, then the arena's boundary-tag and hash figures,
+/// then totals over its quantum caches. Every field is a `uint64_t`; the
+/// caller owns the struct (on its stack, say) and may read it at leisure,
+/// as it is a copy taken at one instant.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VmemKstat {

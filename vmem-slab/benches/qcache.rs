@@ -3,7 +3,10 @@
 //! producer/consumer pair of threads.
 
 // `criterion_group!` generates an undocumented public function.
-#![allow(missing_docs)]
+#![allow(
+    missing_docs,
+    reason = "criterion's macros generate undocumented items"
+)]
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};

@@ -1,4 +1,5 @@
 //! The object cache: per-CPU magazines over a depot over the slab layer.
+//! See `docs/design.md` §16.
 //!
 //! An allocation first pops the calling CPU's *loaded* magazine; if that is
 //! empty and the *previous* magazine is full, the two swap and the pop
@@ -100,6 +101,21 @@ pub struct CacheBuilder {
     constructor: Option<Constructor>,
     destructor: Option<Destructor>,
     audit: bool,
+    slots: Option<usize>,
+}
+
+impl core::fmt::Debug for CacheBuilder {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CacheBuilder")
+            .field("name", &self.name)
+            .field("object_size", &self.object_size)
+            .field("slab_size", &self.slab_size)
+            .field("constructor", &self.constructor.is_some())
+            .field("destructor", &self.destructor.is_some())
+            .field("audit", &self.audit)
+            .field("slots", &self.slots)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CacheBuilder {
@@ -131,6 +147,19 @@ impl CacheBuilder {
     /// reused while still cached.
     pub fn audit(mut self, yes: bool) -> Self {
         self.audit = yes;
+        self
+    }
+
+    /// The number of per-CPU magazine slots, rounded up to a power of two
+    /// (0 counts as 1). The default is the machine's parallelism (see
+    /// `docs/design.md` §16), so that threads on different CPUs rarely share a
+    /// slot. With 1 slot every thread uses the same two magazines: the
+    /// objects the cache hands out then depend only on the order of the
+    /// calls, never on which CPU made them, which is what a reproducible
+    /// run (a test, a replayed trace) needs. It costs contention on that
+    /// slot's lock when threads do share the cache.
+    pub fn slots(mut self, slots: usize) -> Self {
+        self.slots = Some(slots);
         self
     }
 
@@ -176,7 +205,9 @@ impl CacheBuilder {
                     slab_size,
                     object_size,
                 }))?;
-        let slots = cpu::slot_count();
+        let slots = self
+            .slots
+            .map_or_else(cpu::slot_count, |n| n.max(1).next_power_of_two());
         Ok(ObjectCache {
             name: self.name,
             object_size,
@@ -265,6 +296,7 @@ impl ObjectCache {
             constructor: None,
             destructor: None,
             audit: false,
+            slots: None,
         }
     }
 
@@ -276,6 +308,11 @@ impl ObjectCache {
     /// Units per object.
     pub fn object_size(&self) -> usize {
         self.object_size
+    }
+
+    /// The number of per-CPU magazine slots (see [`CacheBuilder::slots`]).
+    pub fn slots(&self) -> usize {
+        self.slots.len()
     }
 
     /// The arena slabs come from.

@@ -5,8 +5,10 @@
 /// contended. The paper starts small and grows on contention; we start at 15
 /// rounds (the size at which a miss every 15 allocations already makes the
 /// shared-lock rate negligible for most workloads) and roughly double each
-/// step. The values are 2^k - 1 so that a magazine's rounds plus its count
-/// fill a power-of-two number of words.
+/// step. The values are libumem's 2^k - 1, where a magazine is one link word
+/// plus its rounds, 2^k words in all. Here the rounds are a heap block of
+/// their own, `capacity + 2 * PAD` words, and the count sits in the
+/// `Magazine` beside the pointer, so nothing depends on the exact values.
 pub const MAGAZINE_SIZES: [usize; 5] = [15, 31, 63, 127, 255];
 
 /// Words of padding on each side of a magazine's rounds: 128 bytes, a cache

@@ -1,5 +1,6 @@
 //! Quantum caches: an arena with one object cache per small multiple of its
-//! quantum in front (libumem's `vm_qcache`, FreeBSD's `qc_*`).
+//! quantum in front (libumem's `vm_qcache`, FreeBSD's `qc_*`). See
+//! `docs/design.md` §16.
 //!
 //! Most allocations from an arena are of a few quanta. Each size `k`
 //! quanta, for `k` up to `qcache_max / quantum` (at most
@@ -121,13 +122,47 @@ impl CachedArena {
     /// Installs a reclaim hook on the arena: an allocation the arena cannot
     /// satisfy reaps the caches and retries once.
     pub fn new(arena: impl Into<Arc<Arena>>, qcache_max: usize) -> CachedArena {
+        CachedArena::build(arena, qcache_max, None)
+    }
+
+    /// As [`new`](CachedArena::new), with `slots` per-CPU magazine slots in
+    /// every cache (see [`CacheBuilder::slots`](crate::CacheBuilder::slots)).
+    /// With 1 slot every thread uses the same magazines, so the addresses
+    /// the caches hand out depend only on the order of the calls: runs are
+    /// reproducible whatever CPUs the threads are on.
+    ///
+    /// ```
+    /// use vmem_core::{AllocFlags, Arena};
+    /// use vmem_slab::CachedArena;
+    ///
+    /// let ids = CachedArena::with_slots(Arena::new("ids", 0, 1 << 20, 1)?, 4, 1);
+    /// assert!(ids.caches().iter().all(|cache| cache.slots() == 1));
+    /// let a = ids.alloc(1, AllocFlags::NOSLEEP)?;
+    /// ids.free(a, 1)?;
+    /// // Any thread now gets `a` back first: there is only one magazine.
+    /// let b = std::thread::scope(|s| s.spawn(|| ids.alloc(1, AllocFlags::NOSLEEP)).join().unwrap())?;
+    /// assert_eq!(a, b);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_slots(
+        arena: impl Into<Arc<Arena>>,
+        qcache_max: usize,
+        slots: usize,
+    ) -> CachedArena {
+        CachedArena::build(arena, qcache_max, Some(slots))
+    }
+
+    fn build(arena: impl Into<Arc<Arena>>, qcache_max: usize, slots: Option<usize>) -> CachedArena {
         let arena: Arc<Arena> = arena.into();
         let quantum = arena.quantum();
         let count = (qcache_max / quantum).min(MAX_QUANTUM_CACHES);
         let slab_size = quantum_slab_size(count * quantum);
         let caches = create_caches(count, quantum, |size| {
             let name = format!("{}_{}", arena.name(), size);
-            let builder = ObjectCache::builder(&name, size, arena.clone());
+            let mut builder = ObjectCache::builder(&name, size, arena.clone());
+            if let Some(slots) = slots {
+                builder = builder.slots(slots);
+            }
             match slab_size {
                 Some(slab) => builder.slab_size(slab).build(),
                 None => Err(SlabError::InvalidConfig {
@@ -340,6 +375,64 @@ mod tests {
         let none = CachedArena::new(Arena::new("none", 0, 1 << 20, 8).unwrap(), 7);
         assert_eq!(none.qcache_max(), 0, "below one quantum: no caches");
         assert_eq!(none.alloc(8, AllocFlags::NOSLEEP).unwrap(), 0);
+    }
+
+    #[test]
+    fn slots_are_a_setting() {
+        let arena = || Arena::new("slots", 0, 1 << 20, 8).unwrap();
+        let counts = |ca: &CachedArena| {
+            ca.caches()
+                .iter()
+                .map(ObjectCache::slots)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(counts(&CachedArena::with_slots(arena(), 16, 1)), [1, 1]);
+        assert_eq!(
+            counts(&CachedArena::with_slots(arena(), 16, 0)),
+            [1, 1],
+            "0 counts as 1"
+        );
+        assert_eq!(
+            counts(&CachedArena::with_slots(arena(), 16, 3)),
+            [4, 4],
+            "a power of two"
+        );
+        let default = CachedArena::new(arena(), 8);
+        assert!(default.caches()[0].slots().is_power_of_two());
+    }
+
+    /// With one slot, the order of the calls alone decides the addresses:
+    /// threads that take turns see one shared stack of freed objects.
+    #[test]
+    fn one_slot_is_shared_by_every_thread() {
+        let ca = CachedArena::with_slots(Arena::new("one", 0, 1 << 20, 8).unwrap(), 32, 1);
+        let first: Vec<usize> = (0..8)
+            .map(|_| ca.alloc(8, AllocFlags::NOSLEEP).unwrap())
+            .collect();
+        for &a in &first {
+            ca.free(a, 8).unwrap();
+        }
+        let threads = if cfg!(miri) { 2 } else { 4 };
+        let mut seen = Vec::new();
+        for _ in 0..threads {
+            // One thread at a time: each pops the most recent free.
+            let got = std::thread::scope(|s| {
+                s.spawn(|| ca.alloc(8, AllocFlags::NOSLEEP).unwrap())
+                    .join()
+                    .unwrap()
+            });
+            seen.push(got);
+        }
+        let expected: Vec<usize> = first.iter().rev().take(threads).copied().collect();
+        assert_eq!(
+            seen, expected,
+            "last freed, first handed out, on any thread"
+        );
+        for a in seen {
+            ca.free(a, 8).unwrap();
+        }
+        ca.reap();
+        assert_eq!(ca.arena().size(SegmentTypes::ALLOC), 0);
     }
 
     #[test]

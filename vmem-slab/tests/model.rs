@@ -8,20 +8,6 @@ use std::collections::BTreeMap;
 use vmem_core::{AllocFlags, Arena, Constraints, SegmentTypes};
 use vmem_slab::{CachedArena, SlabError};
 
-/// xorshift64*: small, seeded, reproducible.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 #[derive(Clone, Copy, Debug)]
 enum How {
     Alloc,
@@ -38,14 +24,13 @@ fn run(seed: u64, steps: usize) {
         8 * QUANTUM,
     );
     assert_eq!(ca.qcache_max(), 8 * QUANTUM);
-    let mut rng = Rng(seed);
+    let mut rng = fastrand::Rng::with_seed(seed);
     let mut live: BTreeMap<usize, (usize, How)> = BTreeMap::new();
     let mut saw_zero = false;
     for step in 0..steps {
-        match rng.below(100) {
+        match rng.u32(..100) {
             0..=44 => {
-                let size =
-                    QUANTUM * (1 + rng.below(8) as usize) - rng.below(QUANTUM as u64) as usize;
+                let size = QUANTUM * (1 + rng.usize(..8)) - rng.usize(..QUANTUM);
                 insert(
                     &ca,
                     &mut live,
@@ -56,7 +41,7 @@ fn run(seed: u64, steps: usize) {
                 );
             }
             45..=54 => {
-                let size = 8 * QUANTUM + 1 + rng.below(64 * QUANTUM as u64) as usize;
+                let size = 8 * QUANTUM + 1 + rng.usize(..64 * QUANTUM);
                 insert(
                     &ca,
                     &mut live,
@@ -67,8 +52,8 @@ fn run(seed: u64, steps: usize) {
                 );
             }
             55..=59 => {
-                let size = QUANTUM * (1 + rng.below(4) as usize);
-                let c = Constraints::new().align(QUANTUM << rng.below(4));
+                let size = QUANTUM * (1 + rng.usize(..4));
+                let c = Constraints::new().align(QUANTUM << rng.usize(..4));
                 let got = ca.xalloc(size, &c, AllocFlags::NOSLEEP);
                 if let Ok(a) = got {
                     assert_eq!(a % c.get_align(), 0);
@@ -76,10 +61,7 @@ fn run(seed: u64, steps: usize) {
                 insert(&ca, &mut live, got, size, How::Xalloc, step);
             }
             60..=97 => {
-                if let Some(&addr) = live
-                    .keys()
-                    .nth(rng.below(live.len().max(1) as u64) as usize)
-                {
+                if let Some(&addr) = live.keys().nth(rng.usize(..live.len().max(1))) {
                     let (size, how) = live.remove(&addr).unwrap();
                     match how {
                         How::Alloc => ca.free(addr, size).unwrap(),

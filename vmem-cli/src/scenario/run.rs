@@ -9,6 +9,10 @@ use vmem_slab::{CacheStats, CachedArena, SlabError};
 
 use super::{AllocOp, ArenaDecl, ExtendOp, Label, Names, Op, Script, ScriptError, Statement};
 
+/// Magazine slots of every quantum cache a scenario makes: one, so that
+/// runs are reproducible (see `CachedArena::with_slots`).
+const DETERMINISTIC_SLOTS: usize = 1;
+
 /// Statements between two calls of the progress callback.
 pub const PROGRESS_EVERY: u64 = 1 << 16;
 
@@ -26,6 +30,17 @@ pub struct RunOptions<'a> {
     pub progress: Option<&'a dyn Fn(u64)>,
     /// Keep no `print` snapshots (replay has no use for them).
     pub skip_prints: bool,
+}
+
+impl std::fmt::Debug for RunOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("policy", &self.policy)
+            .field("lenient", &self.lenient)
+            .field("progress", &self.progress.is_some())
+            .field("skip_prints", &self.skip_prints)
+            .finish()
+    }
 }
 
 /// What became of a label.
@@ -71,6 +86,7 @@ struct Direct {
 }
 
 /// One arena of a running scenario.
+#[derive(Debug)]
 pub struct ArenaState {
     /// Its declaration.
     pub decl: ArenaDecl,
@@ -133,6 +149,7 @@ pub struct Printed {
 }
 
 /// The arenas after a run, and what `print` recorded on the way.
+#[derive(Debug)]
 pub struct World {
     /// The arenas, in declaration order (created ones only).
     pub arenas: Vec<ArenaState>,
@@ -236,24 +253,6 @@ fn rotor_address(list: &[Segment], i: usize) -> usize {
     list.get(i + 1).map_or(0, |s| s.start)
 }
 
-/// Pins the calling thread to the CPU it is on, so quantum caches (created
-/// after this) see one CPU and use a single magazine slot: the addresses
-/// they hand out then do not depend on scheduling.
-fn pin_to_one_cpu() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: `sched_getcpu` has no preconditions; `set` is a zeroed
-    // `cpu_set_t` owned by this frame, `CPU_SET` writes inside it, and
-    // `sched_setaffinity` only reads `size_of::<cpu_set_t>()` bytes of it.
-    unsafe {
-        let cpu = libc::sched_getcpu();
-        if cpu >= 0 {
-            let mut set: libc::cpu_set_t = core::mem::zeroed();
-            libc::CPU_SET(cpu as usize, &mut set);
-            libc::sched_setaffinity(0, core::mem::size_of::<libc::cpu_set_t>(), &set);
-        }
-    }
-}
-
 /// The message of a quantum-cache error: the arena's own when the arena
 /// refused (the cache adds nothing a reader needs).
 fn slab_message(err: &SlabError) -> String {
@@ -275,8 +274,6 @@ pub(crate) struct Runner<'o> {
     /// nothing for it).
     direct: HashMap<(u32, usize), Direct>,
     indexed_labels: bool,
-    /// Whether the thread was pinned (before the first quantum caches).
-    pinned: bool,
     prints: Vec<Printed>,
     report: RunReport,
     started: Instant,
@@ -308,7 +305,6 @@ impl<'o> Runner<'o> {
             slots: Vec::new(),
             direct: HashMap::new(),
             indexed_labels: false,
-            pinned: false,
             prints: Vec::new(),
             report: RunReport::default(),
             started: Instant::now(),
@@ -465,10 +461,6 @@ impl<'o> Runner<'o> {
         index: usize,
     ) -> Result<Outcome, ScriptError> {
         let decl = names.arena(index);
-        if decl.qcache_max != 0 && !self.pinned {
-            pin_to_one_cpu();
-            self.pinned = true;
-        }
         match self.create(decl) {
             Ok(cached) => {
                 self.arenas.push(ArenaState {
@@ -764,6 +756,12 @@ impl<'o> Runner<'o> {
             builder = builder.span(base, size);
         }
         let arena = builder.build()?;
-        Ok(Arc::new(CachedArena::new(arena, decl.qcache_max)))
+        // One magazine slot per cache: the addresses the quantum caches hand
+        // out then depend only on the script, never on the CPU it runs on.
+        Ok(Arc::new(CachedArena::with_slots(
+            arena,
+            decl.qcache_max,
+            DETERMINISTIC_SLOTS,
+        )))
     }
 }

@@ -1,6 +1,7 @@
 //! Allocation: the instant-fit fast path, the slow path with its argument
 //! checks, next-fit, `xalloc`, and the searching path every request falls
-//! back to (freelist search, import, reclaim, then wait or fail).
+//! back to (freelist search, import, reclaim, then wait or fail). See
+//! design.md §4 and §5.
 
 use crate::error::{Error, InvalidReason, NeverFits};
 use crate::log::debug;

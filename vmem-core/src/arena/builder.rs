@@ -34,6 +34,19 @@ pub struct ArenaBuilder {
     limit: usize,
 }
 
+impl core::fmt::Debug for ArenaBuilder {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ArenaBuilder")
+            .field("name", &self.name)
+            .field("quantum", &self.quantum)
+            .field("span", &self.span)
+            .field("source", &self.source)
+            .field("import_quantum", &self.import_quantum)
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ArenaBuilder {
     /// A builder for an arena called `name` (truncated to 31 bytes), quantum 1.
     pub fn new(name: &str) -> ArenaBuilder {

@@ -1,6 +1,6 @@
 //! `Arena::check`: verifies every structural invariant of an arena, in the
 //! spirit of FreeBSD's `vmem_check`. Randomized tests run it after every
-//! step.
+//! step. See design.md §13.
 
 use core::fmt;
 

@@ -1,6 +1,6 @@
 //! Import and release: how an arena with a source gets a span when nothing
 //! fits and gives spans back once they are wholly free, and how an arena is
-//! itself a [`Source`] for other arenas.
+//! itself a [`Source`] for other arenas. See design.md §7.
 
 use crate::bits::round_up;
 use crate::error::Error;

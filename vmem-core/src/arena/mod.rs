@@ -36,7 +36,7 @@ use crate::source::{Reclaim, Shared, Source};
 use crate::stats::Stats;
 use crate::sync::Lock;
 use mtbf::FaultInjection;
-use reserve::{RESERVE_LOW, RESERVE_REFILL};
+use reserve::{RESERVE_LOW, RESERVE_REFILL, SEGS_PER_ARENA};
 use state::{BadFree, State};
 use wait::Sleepers;
 
@@ -106,7 +106,7 @@ impl Arena {
             }));
         }
         let mut tags = TagChain::default();
-        while tags.len < RESERVE_LOW + 2 {
+        while tags.len < RESERVE_LOW + SEGS_PER_ARENA {
             if pool.take(&mut tags, RESERVE_REFILL) == 0 && !pool.grow() {
                 pool.give(&mut tags, usize::MAX);
                 return Err(Error::OutOfTags { arena: name });

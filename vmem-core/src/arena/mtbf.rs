@@ -1,6 +1,6 @@
 //! Fault injection: on average one in `mtbf` no-sleep allocations fails on
 //! purpose, per arena or process-wide, so callers can test their error
-//! paths (libumem's `vm_mtbf` and `vmem_mtbf`).
+//! paths (libumem's `vm_mtbf` and `vmem_mtbf`). See design.md §11.
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 

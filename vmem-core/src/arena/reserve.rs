@@ -1,7 +1,7 @@
 //! The tag reserve: the spare boundary tags each arena keeps so that no
 //! operation runs out of tags halfway through (libumem's `vmem_populate`).
 //! An operation tops the reserve up before it starts; a free gives the
-//! surplus back to the tag pool.
+//! surplus back to the tag pool. See design.md §8.
 
 use crate::log::debug;
 use crate::sync::Guard;
@@ -9,14 +9,32 @@ use crate::sync::Guard;
 use super::state::State;
 use super::Arena;
 
-/// Spare tags an arena keeps before any operation: the worst case of one
-/// operation, a span created for an import (2) plus an allocation from the
-/// middle of a segment (2), as libumem's `VMEM_SEGS_PER_ALLOC_MAX`, plus two
-/// for a walk marker and the next-fit rotor's coalescing.
-pub(super) const RESERVE_LOW: usize = 6;
-/// Tags taken from the pool per refill, so the pool lock is rarely touched.
+// The low-water mark is the worst case of one operation under one hold of
+// the lock, summed from its parts. See design.md §8.1.
+
+/// Tags a new span takes: its span tag and the free segment covering it
+/// (libumem's `VMEM_SEGS_PER_SPAN_CREATE`).
+const SEGS_PER_SPAN_CREATE: usize = 2;
+/// Tags an allocation from the middle of a free segment adds: the allocated
+/// segment and the free rest after it (libumem's `VMEM_SEGS_PER_MIDDLE_ALLOC`).
+const SEGS_PER_MIDDLE_ALLOC: usize = 2;
+/// The worst allocation: an import's new span, then an allocation from its
+/// middle (libumem's `VMEM_SEGS_PER_ALLOC_MAX`).
+const SEGS_PER_ALLOC_MAX: usize = SEGS_PER_SPAN_CREATE + SEGS_PER_MIDDLE_ALLOC;
+/// The marker tag of a reentrant walk (`walk.rs`).
+const SEGS_PER_WALKER: usize = 1;
+/// Headroom: the first version of the arena counted one tag for the next-fit
+/// rotor, whose moves take none; kept so refills happen where they did.
+const SEGS_HEADROOM: usize = 1;
+/// Spare tags an arena keeps before any operation (6).
+pub(super) const RESERVE_LOW: usize = SEGS_PER_ALLOC_MAX + SEGS_PER_WALKER + SEGS_HEADROOM;
+/// Tags a new arena takes for itself: its list head and its rotor.
+pub(super) const SEGS_PER_ARENA: usize = 2;
+/// Tags taken from the pool per refill: a batch, so an arena takes the pool
+/// lock rarely (see design.md §8).
 pub(super) const RESERVE_REFILL: usize = 32;
-/// Above this many spare tags, an arena hands half back to the pool.
+/// Above this many spare tags, an arena hands half back to the pool, so one
+/// arena's burst of frees does not keep tags the others need (§8).
 const RESERVE_HIGH: usize = 128;
 
 impl Arena {

@@ -211,7 +211,8 @@ impl State {
     // ----- allocation -----------------------------------------------------------
 
     /// Allocates `[addr, addr + size)` from the free segment `seg`, putting
-    /// any leftovers back on the freelists.
+    /// any leftovers back on the freelists (up to two new tags: design.md
+    /// §5 and §8.1).
     #[inline]
     pub(crate) fn seg_alloc(&mut self, seg: SegPtr, addr: usize, size: usize) -> SegPtr {
         let seg_start = seg.start();
@@ -249,6 +250,7 @@ impl State {
     /// The instant-fit choice: the head of the smallest non-empty freelist
     /// whose members are all at least `size`. `None` sends the caller to the
     /// searching path, exactly where libumem falls back to `vmem_xalloc`.
+    /// See design.md §4.1.
     #[inline]
     pub(crate) fn instant_fit(&mut self, size: usize) -> Option<usize> {
         let list = if is_power_of_two(size) {
@@ -274,7 +276,8 @@ impl State {
     }
 
     /// Searches the freelists for a segment that satisfies `fit` under its
-    /// policy; returns the segment and the address within it.
+    /// policy; returns the segment and the address within it. See design.md
+    /// §4.2 and §5.
     pub(crate) fn search(&mut self, fit: &Fit) -> Option<(SegPtr, usize)> {
         let size = fit.size;
         let searching = matches!(fit.policy, Policy::BestFit | Policy::FirstFit);
@@ -367,6 +370,7 @@ impl State {
     /// rotor moves past the allocation. Returns the address, or `None` when a
     /// full circle found nothing (the rotor has then been advanced one step,
     /// as libumem does, in case it alone was splitting a big enough hole).
+    /// See design.md §4.3.
     pub(crate) fn next_fit(&mut self, size: usize, releases: &mut Releases) -> Option<usize> {
         let realsize = round_up(size, self.quantum);
         let rotor = self.rotor;

@@ -1,7 +1,8 @@
 //! Waiting: what a sleeping allocation does when nothing fits, and how frees
 //! and added spans wake it. Every `std`-only part of waiting (deadlines,
 //! the condition variable) is in this file; without `std` a sleeping
-//! request fails like a no-sleep one.
+//! request fails like a no-sleep one. See design.md §10; §17 model-checks
+//! the generation protocol.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 

@@ -1,4 +1,4 @@
-//! Walking an arena's segments (libumem's `vmem_walk`).
+//! Walking an arena's segments (libumem's `vmem_walk`). See design.md §12.
 
 use core::ops::BitOr;
 
