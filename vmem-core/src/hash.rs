@@ -6,8 +6,10 @@
 //! segments, i.e. about 0.75 to 1.5 segments per bucket), and the table is
 //! rebuilt when the target leaves `[size / 2, size * 2]`: that band is the
 //! hysteresis that keeps grow and shrink from chasing each other. Unlike
-//! libumem, the arena notices this on its own (see `Arena::maybe_rescale`), so
-//! a program that never calls `update()` keeps O(1) frees.
+//! libumem, the arena notices this on its own: after an allocation or a
+//! free that leaves the band (`AllocHash::wants_rescale`), it calls
+//! `Arena::rescale` (`arena/mod.rs`) once its lock is dropped, so a program
+//! that never calls `update()` keeps O(1) frees.
 
 use core::ptr::NonNull;
 

@@ -5,8 +5,11 @@
 //! that C written against libumem's `vmem_create`, `vmem_alloc`,
 //! `vmem_xalloc`, `vmem_walk` and friends compiles and runs unchanged
 //! against `libvmem.a` (or `libvmem.so`) and `include/vmem.h`. The header is
-//! generated from this crate by cbindgen and checked in; `docs/c-api.md`
-//! describes every function, its libumem behaviour and our differences.
+//! generated from this crate by cbindgen and checked in (the package carries
+//! it, as `include/vmem.h` and `include/sys/vmem.h`). Each function's
+//! documentation below states libumem's behaviour and where ours differs;
+//! the source tree's `docs/c-api.md` gathers them on one page, and its
+//! top-level `Makefile` installs the C library (`make install`).
 //!
 //! ## Layering
 //!
@@ -21,8 +24,8 @@
 //! - Live arenas are kept on a list ([`for_each_arena`]), libumem's
 //!   `vmem_list`. The process-level calls (`vmem_update` of every arena,
 //!   fork handlers, `vmem_heap_arena`) belong to the vmem-umem layer, which
-//!   will sit below this crate (see `docs/design.md`) and take that list
-//!   over; this crate will then export its calls.
+//!   is planned but not written yet: it will sit below this crate and take
+//!   that list over, and this crate will then export its calls.
 //!
 //! ## Example
 //!
