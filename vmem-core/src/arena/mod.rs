@@ -228,6 +228,7 @@ impl Arena {
     /// segment records `size` itself, and must be freed with it).
     ///
     /// ```
+    /// # #[cfg(feature = "std")] { // `Arena::new` needs `std`
     /// use vmem_core::{AllocFlags, Arena, Policy};
     /// let arena = Arena::new("demo", 0x1000, 0x10000, 0x1000).unwrap();
     /// let a = arena.alloc(0x2000, AllocFlags::new()).unwrap();
@@ -235,6 +236,7 @@ impl Arena {
     /// assert_ne!(a, b);
     /// arena.free(a, 0x2000).unwrap();
     /// arena.free(b, 0x1000).unwrap();
+    /// # }
     /// ```
     #[inline]
     pub fn alloc(&self, size: usize, flags: AllocFlags) -> Result<usize, Error> {
@@ -322,6 +324,7 @@ impl Arena {
     /// `vmem_xalloc`). Pair with [`xfree`](Arena::xfree).
     ///
     /// ```
+    /// # #[cfg(feature = "std")] { // `Arena::new` needs `std`
     /// use vmem_core::{AllocFlags, Arena, Constraints};
     /// let arena = Arena::new("dma", 0x1000, 0x100000, 0x1000).unwrap();
     /// let c = Constraints::new().align(0x4000).phase(0x1000).nocross(0x10000);
@@ -329,6 +332,7 @@ impl Arena {
     /// assert_eq!(addr % 0x4000, 0x1000);
     /// assert_eq!(addr / 0x10000, (addr + 0x2000 - 1) / 0x10000);
     /// arena.xfree(addr, 0x2000).unwrap();
+    /// # }
     /// ```
     pub fn xalloc(
         &self,
@@ -1049,7 +1053,7 @@ impl Source for Arena {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
 
