@@ -2,9 +2,9 @@
 //!
 //! The userland counterpart of mdb's `::vmem` and `::vmem_seg` and of
 //! FreeBSD's `show vmem`: scenarios written in a small line-oriented
-//! language (see [`scenario`] and `docs/cli.md`) create arenas from
-//! `vmem-core` (with quantum caches from `vmem-slab`) and drive them; the
-//! subcommands then show the result.
+//! language (see [`scenario`]; the source tree's `docs/cli.md` is the full
+//! reference) create arenas from `vmem-core` (with quantum caches from
+//! `vmem-slab`) and drive them; the subcommands then show the result.
 //!
 //! - [`walk`]: every segment of every arena in address order.
 //! - [`stat`]: one line of counters per arena, and per quantum cache.

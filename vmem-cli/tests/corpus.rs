@@ -198,8 +198,13 @@ fn binary_exit_codes_match_the_documentation() {
     // 0: success, and --help.
     let out = binary().args(["stat", "--help"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/cli.md"))
-        .unwrap();
+    // docs/cli.md belongs to the source tree, not to the published crate:
+    // from an unpacked crate there is nothing to compare against.
+    let Ok(doc) =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/cli.md"))
+    else {
+        return;
+    };
     let doc = doc.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
         doc.contains("exits 0 on success, 1"),

@@ -31,17 +31,28 @@
 //!
 //! Placement is libumem's, decision for decision: for the same operations,
 //! an arena returns the same addresses libumem's `vmem_alloc`/`vmem_xalloc`
-//! would (see `docs/design.md` for the few deliberate differences).
+//! would. The integration test `tests/placement.rs` checks this with
+//! sequences whose every address was worked out by hand from libumem's
+//! `vmem.c`, for each policy and for `xalloc`. The deliberate differences:
+//! address 0 is an ordinary address (calls return `Result`, not a null
+//! pointer); a span may not end at the very top of the address space; a
+//! constrained import is aligned so that the request always fits in it;
+//! a reclaim hook that made room gets one retry; a no-sleep failure says
+//! whether waiting could help ([`Error::WouldBlock`]) or not
+//! ([`Error::Exhausted`]); wrong frees return errors instead of aborting;
+//! and fault injection counts operations instead of reading the clock.
 //!
 //! ## Layering
 //!
 //! This crate is the bottom layer and depends on no other vmem crate.
-//! `vmem-slab` puts quantum caches in front of an arena, `vmem-umem` builds
-//! a process heap from arenas, `vmem-ffi` exports the libumem C API.
+//! `vmem-slab` puts quantum caches in front of an arena and `vmem-ffi`
+//! exports the libumem C API; between them, `vmem-umem` is the process
+//! layer (the heap, self-hosted tags, the arena list, fork handling).
 //!
 //! ## Example
 //!
 //! ```
+//! # #[cfg(feature = "std")] { // `Arena::new` needs `std`
 //! use vmem_core::{AllocFlags, Arena, Constraints, Policy, SegmentTypes};
 //!
 //! // Process IDs 1..=30000, handed out in a cycle (next-fit).
@@ -60,15 +71,38 @@
 //! dma.xfree(addr, 0x2000)?;
 //! assert_eq!(dma.size(SegmentTypes::ALLOC), 0);
 //! dma.check().expect("invariants hold");
+//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! ## Features
 //!
 //! - `std` (default): sleeping allocations, [`SystemPages`] and the global
-//!   [`TagPool`]. Without it the crate is `#![no_std]` and needs no `alloc`.
+//!   [`TagPool`]. Without it the crate is `#![no_std]` and never allocates:
+//!   declare a `static` [`TagPool`] over a [`PageSource`] of your own and
+//!   pass it to [`ArenaBuilder::tag_pool`]. The example
+//!   `examples/no_std_bump.rs` does so with a bump allocator over a static
+//!   buffer, and builds for `x86_64-unknown-none`. (The `tracing`
+//!   dependency links the `alloc` crate all the same, so a bare-metal
+//!   binary must name a `#[global_allocator]`; the example's refuses every
+//!   request.)
 //! - `alloc`: sources and hooks held by `Arc` ([`Shared::Arc`]).
+//!
 
+// Items that exist only with a feature are linked to themselves when they
+// are compiled in, and to their page on docs.rs (built with the default
+// features) when they are not, so the no_std documentation has no broken
+// links.
+#![cfg_attr(feature = "std", doc = "[`SystemPages`]: crate::SystemPages")]
+#![cfg_attr(
+    not(feature = "std"),
+    doc = "[`SystemPages`]: https://docs.rs/vmem-core/latest/vmem_core/struct.SystemPages.html"
+)]
+#![cfg_attr(feature = "alloc", doc = "[`Shared::Arc`]: crate::Shared::Arc")]
+#![cfg_attr(
+    not(feature = "alloc"),
+    doc = "[`Shared::Arc`]: https://docs.rs/vmem-core/latest/vmem_core/enum.Shared.html#variant.Arc"
+)]
 #![cfg_attr(not(feature = "std"), no_std)]
 
 #[cfg(feature = "alloc")]

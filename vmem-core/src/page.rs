@@ -3,7 +3,8 @@
 //! The core never calls the global allocator on its own. Memory for boundary
 //! tags and for hash tables is obtained in whole pages from a [`PageSource`]:
 //! the system allocator with the `std` feature ([`SystemPages`]), anything
-//! the embedder provides without it, and in `vmem-umem` a vmem arena itself.
+//! the embedder provides without it, and in `vmem-umem` a vmem arena itself
+//! (`vmem_seg`).
 
 use core::ptr::NonNull;
 

@@ -1,8 +1,8 @@
 //! The shared pool of spare boundary tags. See design.md §8.
 //!
 //! Arenas keep a small private reserve of tags (see `arena/reserve.rs`) and top it
-//! up from a [`TagPool`] in batches. The pool obtains tag memory a page at a
-//! time from its [`PageSource`], always with no arena lock held, and never
+//! up from a [`TagPool`] in batches. The pool obtains tag memory in chunks
+//! of [`GROW_PAGES`] pages from its [`PageSource`], always with no arena lock held, and never
 //! gives pages back: tags are recycled through the pool instead, exactly as
 //! libumem recycles `vmem_seg_t`s through its global free list.
 
@@ -99,6 +99,12 @@ pub struct PoolStats {
 /// # #[cfg(feature = "std")]
 /// static POOL: TagPool = TagPool::new(&vmem_core::SystemPages);
 /// ```
+///
+#[cfg_attr(feature = "std", doc = "[`TagPool::global`]: TagPool::global")]
+#[cfg_attr(
+    not(feature = "std"),
+    doc = "[`TagPool::global`]: https://docs.rs/vmem-core/latest/vmem_core/struct.TagPool.html#method.global"
+)]
 pub struct TagPool {
     source: &'static dyn PageSource,
     state: Lock<PoolState>,

@@ -202,7 +202,10 @@ mod tests {
     /// defines nothing that has no constant here.
     #[test]
     fn header_has_the_same_values_in_hex() {
-        let header = include_str!("../../include/vmem.h");
+        // vmem-ffi/include/vmem.h links to the workspace's include/vmem.h,
+        // and `cargo package` stores the file itself: the path works in the
+        // source tree and in the published crate alike.
+        let header = include_str!("../include/vmem.h");
         // `#define NAME VALUE  /* comment */`; the include guard has no value.
         let defines: Vec<(&str, &str)> = header
             .lines()

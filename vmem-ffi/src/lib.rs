@@ -5,8 +5,11 @@
 //! that C written against libumem's `vmem_create`, `vmem_alloc`,
 //! `vmem_xalloc`, `vmem_walk` and friends compiles and runs unchanged
 //! against `libvmem.a` (or `libvmem.so`) and `include/vmem.h`. The header is
-//! generated from this crate by cbindgen and checked in; `docs/c-api.md`
-//! describes every function, its libumem behaviour and our differences.
+//! generated from this crate by cbindgen and checked in (the package carries
+//! it, as `include/vmem.h` and `include/sys/vmem.h`). Each function's
+//! documentation below states libumem's behaviour and where ours differs;
+//! the source tree's `docs/c-api.md` gathers them on one page, and its
+//! top-level `Makefile` installs the C library (`make install`).
 //!
 //! ## Layering
 //!
@@ -21,11 +24,12 @@
 //!   every bad input (a NULL arena, a bad free, impossible constraints) is
 //!   reported on stderr with the call, the arena and the arguments, then
 //!   the process aborts: libumem's `umem_panic`. No panic unwinds into C.
-//! - Live arenas are kept on a list ([`for_each_arena`]), libumem's
-//!   `vmem_list`. The process-level calls (`vmem_update` of every arena,
-//!   fork handlers, `vmem_heap_arena`) belong to the vmem-umem layer, which
-//!   will sit below this crate (see `docs/design.md`) and take that list
-//!   over; this crate will then export its calls.
+//! - Every arena is on the process's list ([`for_each_arena`], libumem's
+//!   `vmem_list`), which lives in the `vmem-umem` layer below this crate,
+//!   with the process-level calls this crate exports: `vmem_heap_arena`,
+//!   `vmem_init`, `vmem_reap`, `vmem_update`, `vmem_lockup`/`vmem_release`
+//!   (also run as fork handlers). Arenas keep their boundary tags in its
+//!   `vmem_seg` arena.
 //!
 //! ## Example
 //!

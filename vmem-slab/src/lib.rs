@@ -70,8 +70,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! See `docs/design.md` §16 ("Quantum caches and magazines") for the design and
-//! `docs/performance.md` for measured figures.
+//! The sections above are the whole design in brief; the source tree's
+//! `docs/design.md` (§16, "Quantum caches and magazines") and
+//! `docs/performance.md` go further into it and its measurements (they are
+//! not part of the published crate).
 
 mod cache;
 mod cpu;

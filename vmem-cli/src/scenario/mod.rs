@@ -1,5 +1,5 @@
 //! The scenario language: a line-oriented script that creates arenas and
-//! drives them (see `docs/cli.md` for the full reference).
+//! drives them (the full reference is `docs/cli.md` in the source tree).
 //!
 //! ```text
 //! # a heap of 64 KiB in 16-byte quanta, and a child importing from it

@@ -11,6 +11,7 @@ use super::Arena;
 /// `vmem_xcreate`, FreeBSD's `vmem_create` + `vmem_set_import`).
 ///
 /// ```
+/// # #[cfg(feature = "std")] { // `Arena::new` needs `std`
 /// use std::sync::Arc;
 /// use vmem_core::{AllocFlags, Arena};
 /// let parent = Arc::new(Arena::new("parent", 0x10000, 0x100000, 0x1000).unwrap());
@@ -23,6 +24,7 @@ use super::Arena;
 /// assert!(parent.contains(addr, 0x30));
 /// child.free(addr, 0x30).unwrap();
 /// assert_eq!(parent.stats().mem_inuse, 0, "the span went back to the parent");
+/// # }
 /// ```
 pub struct ArenaBuilder {
     name: ArenaName,

@@ -125,6 +125,7 @@ impl Arena {
     /// [`walk_reentrant`](Arena::walk_reentrant) for that).
     ///
     /// ```
+    /// # #[cfg(feature = "std")] { // `Arena::new` needs `std`
     /// use vmem_core::{AllocFlags, Arena, SegmentKind, SegmentTypes};
     /// let arena = Arena::new("walk", 0, 0x100, 0x10).unwrap();
     /// arena.alloc(0x20, AllocFlags::new()).unwrap();
@@ -135,6 +136,7 @@ impl Arena {
     ///     (SegmentKind::Alloc, 0, 0x20),
     ///     (SegmentKind::Free, 0x20, 0xe0),
     /// ]);
+    /// # }
     /// ```
     pub fn walk(&self, types: SegmentTypes, mut f: impl FnMut(Segment)) {
         let state = self.state.lock();
