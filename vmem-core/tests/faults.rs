@@ -23,7 +23,7 @@ use vmem_core::{
 /// Operations per workload: fewer in debug builds, very few under Miri.
 fn ops(release: usize) -> usize {
     if cfg!(miri) {
-        300
+        100
     } else if cfg!(debug_assertions) {
         release / 10
     } else {
@@ -57,13 +57,15 @@ struct FlakyPages {
 }
 
 impl FlakyPages {
-    fn leak(seed: u64, every: u64) -> &'static FlakyPages {
-        Box::leak(Box::new(FlakyPages {
+    /// Pools and their page sources are statics (a leaked box would be a
+    /// leak to Miri).
+    const fn new(seed: u64, every: u64) -> FlakyPages {
+        FlakyPages {
             state: AtomicU64::new(seed | 1),
             every: AtomicU64::new(every),
             out: AtomicUsize::new(0),
             refused: AtomicUsize::new(0),
-        }))
+        }
     }
 
     fn roll(&self) -> u64 {
@@ -264,8 +266,9 @@ fn global_faults() {
 #[test]
 fn plain_arena_under_global_and_local_faults_and_flaky_tag_pages() {
     global_faults();
-    let pages = FlakyPages::leak(0xfa_0001, 7);
-    let pool: &'static TagPool = Box::leak(Box::new(TagPool::new(pages)));
+    static PAGES: FlakyPages = FlakyPages::new(0xfa_0001, 7);
+    static POOL: TagPool = TagPool::new(&PAGES);
+    let (pages, pool) = (&PAGES, &POOL);
     for (i, quantum) in [1usize, 16, 4096].into_iter().enumerate() {
         let arena = Arena::builder("faulty")
             .quantum(quantum)
@@ -306,8 +309,9 @@ fn plain_arena_under_global_and_local_faults_and_flaky_tag_pages() {
 #[test]
 fn child_arena_with_a_source_that_fails_at_random() {
     global_faults();
-    let pages = FlakyPages::leak(0xfa_0002, 11);
-    let pool: &'static TagPool = Box::leak(Box::new(TagPool::new(pages)));
+    static PAGES: FlakyPages = FlakyPages::new(0xfa_0002, 11);
+    static POOL: TagPool = TagPool::new(&PAGES);
+    let (pages, pool) = (&PAGES, &POOL);
     for seed in 0..3u64 {
         let parent = Arc::new(
             Arena::builder("parent")
@@ -372,8 +376,9 @@ fn child_arena_with_a_source_that_fails_at_random() {
 #[test]
 fn two_threads_share_a_faulty_child() {
     global_faults();
-    let pages = FlakyPages::leak(0xfa_0003, 0);
-    let pool: &'static TagPool = Box::leak(Box::new(TagPool::new(pages)));
+    static PAGES: FlakyPages = FlakyPages::new(0xfa_0003, 0);
+    static POOL: TagPool = TagPool::new(&PAGES);
+    let (pages, pool) = (&PAGES, &POOL);
     let parent = Arc::new(
         Arena::builder("parent2")
             .quantum(4096)

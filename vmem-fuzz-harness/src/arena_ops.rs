@@ -515,10 +515,7 @@ impl World {
         let cached = CachedArena::new(q_arena, usize::from(config.q_caches % 17) * qq);
         let slab_size = quantum_slab_size(cached.qcache_max()).unwrap_or(0);
         let mut models: [Model; 4] = Default::default();
-        for (m, arena) in models
-            .iter_mut()
-            .zip([&a, &*p, &c, cached.arena()].into_iter())
-        {
+        for (m, arena) in models.iter_mut().zip([&a, &*p, &c, cached.arena()]) {
             m.quantum = arena.quantum();
         }
         models[1].add_span(0x1000_0000, p_size);

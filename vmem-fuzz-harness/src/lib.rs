@@ -15,8 +15,11 @@ pub mod c_api;
 pub mod pages;
 pub mod scenario_parse;
 
+/// A target's entry point.
+pub type Target = fn(&[u8]);
+
 /// The fuzz targets, by the name of their corpus directory.
-pub const TARGETS: [(&str, fn(&[u8])); 3] = [
+pub const TARGETS: [(&str, Target); 3] = [
     ("arena_ops", arena_ops::run),
     ("scenario_parse", scenario_parse::run),
     ("c_api", c_api::run),

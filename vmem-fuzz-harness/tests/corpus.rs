@@ -26,7 +26,7 @@ fn arena_ops_corpus() {
 
 #[test]
 fn arena_ops_random() {
-    replay::random("arena_ops", arena_ops::run, 0xa11_0c, cases(4000), 2048);
+    replay::random("arena_ops", arena_ops::run, 0xa110c, cases(4000), 2048);
 }
 
 #[test]

@@ -47,7 +47,10 @@ impl Registry {
     }
 
     fn remove(&self, key: (u8, usize)) {
-        assert!(self.shard(key).lock().unwrap().remove(&key), "free of {key:?} not live");
+        assert!(
+            self.shard(key).lock().unwrap().remove(&key),
+            "free of {key:?} not live"
+        );
     }
 }
 
@@ -100,16 +103,28 @@ fn worker(w: &World, seed: u64) {
     let mut mine: BTreeMap<usize, Live> = BTreeMap::new();
     let mut keys: Vec<(u8, usize)> = Vec::new();
     let (mut ops, mut failures) = (0u64, 0u64);
-    let policies = [Policy::InstantFit, Policy::BestFit, Policy::FirstFit, Policy::NextFit];
+    let policies = [
+        Policy::InstantFit,
+        Policy::BestFit,
+        Policy::FirstFit,
+        Policy::NextFit,
+    ];
     while !w.stop.load(Ordering::Relaxed) {
         for _ in 0..256 {
             ops += 1;
-            let roll = if keys.len() > 4096 { 70 } else { rng.below(100) };
+            let roll = if keys.len() > 4096 {
+                70
+            } else {
+                rng.below(100)
+            };
             let made = match roll {
                 // Cached sizes from the heap.
                 0..=29 => {
                     let size = 16 * (1 + rng.below(16) as usize);
-                    w.heap.alloc(size, AllocFlags::NOSLEEP).ok().map(|a| (0, a, size, false))
+                    w.heap
+                        .alloc(size, AllocFlags::NOSLEEP)
+                        .ok()
+                        .map(|a| (0, a, size, false))
                 }
                 // Uncached sizes, any policy.
                 30..=39 => {
@@ -120,7 +135,9 @@ fn worker(w: &World, seed: u64) {
                 // Constrained ranges from the heap.
                 40..=46 => {
                     let size = 16 * (1 + rng.below(64) as usize);
-                    let c = Constraints::new().align(64 << rng.below(4)).nocross(1 << 16);
+                    let c = Constraints::new()
+                        .align(64 << rng.below(4))
+                        .nocross(1 << 16);
                     w.heap.xalloc(size, &c, AllocFlags::NOSLEEP).ok().map(|a| {
                         assert_eq!(a % c.get_align(), 0);
                         assert_eq!(a >> 16, (a + size - 1) >> 16, "crosses");
@@ -137,14 +154,19 @@ fn worker(w: &World, seed: u64) {
                             (1, a, size, true)
                         })
                     } else {
-                        w.child.alloc(size, AllocFlags::NOSLEEP).ok().map(|a| (1, a, size, false))
+                        w.child
+                            .alloc(size, AllocFlags::NOSLEEP)
+                            .ok()
+                            .map(|a| (1, a, size, false))
                     }
                 }
                 // Free one of mine; now and then hand it to another thread.
                 60..=94 if !keys.is_empty() => {
                     let i = rng.below(keys.len() as u64) as usize;
                     let key = keys.swap_remove(i);
-                    let l = mine.remove(&key.1.wrapping_add(key.0 as usize)).expect("mine");
+                    let l = mine
+                        .remove(&key.1.wrapping_add(key.0 as usize))
+                        .expect("mine");
                     if rng.below(8) == 0 {
                         w.pool.lock().unwrap().push(l);
                     } else {
@@ -176,7 +198,12 @@ fn worker(w: &World, seed: u64) {
             };
             if let Some((arena, addr, size, x)) = made {
                 w.registry.insert((arena, addr));
-                let l = Live { arena, addr, size, x };
+                let l = Live {
+                    arena,
+                    addr,
+                    size,
+                    x,
+                };
                 // Both arenas share one address space (the child's spans
                 // come from the heap), so key by address plus arena.
                 assert!(mine.insert(addr.wrapping_add(arena as usize), l).is_none());
@@ -237,7 +264,12 @@ fn main() {
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let w = world.clone();
-            std::thread::spawn(move || worker(&w, seed ^ (t as u64 + 1) * 0x9e37_79b9_7f4a_7c15))
+            std::thread::spawn(move || {
+                worker(
+                    &w,
+                    seed ^ (t as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                )
+            })
         })
         .collect();
     let deadline = start + Duration::from_secs(seconds);
@@ -267,7 +299,12 @@ fn main() {
     let child_stats = w.child.stats();
     assert_eq!(child_stats.mem_inuse, 0, "child: in use at the end");
     w.heap.reap();
-    let qcache: usize = w.heap.cache_stats().iter().map(|s| s.objects_outstanding).sum();
+    let qcache: usize = w
+        .heap
+        .cache_stats()
+        .iter()
+        .map(|s| s.objects_outstanding)
+        .sum();
     assert_eq!(qcache, 0, "objects left in the quantum caches");
     let late: u64 = w.heap.cache_stats().iter().map(|s| s.late_bad_frees).sum();
     assert_eq!(late, 0, "bad frees found late");
