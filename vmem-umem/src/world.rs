@@ -143,6 +143,16 @@ impl World {
 
     /// Registers the hierarchy's arenas and starts what the options ask.
     fn start(&'static self) {
+        for arena in [
+            self.top(),
+            &*self.heap,
+            &*self.internal,
+            &*self.seg,
+            &*self.hash,
+            &*self.vmem,
+        ] {
+            arena.exempt_from_global_mtbf();
+        }
         let arenas: [&dyn Managed; 6] = [
             &*self.top,
             &*self.heap,

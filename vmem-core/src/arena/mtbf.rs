@@ -2,7 +2,7 @@
 //! purpose, per arena or process-wide, so callers can test their error
 //! paths (libumem's `vm_mtbf` and `vmem_mtbf`). See design.md §11.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use crate::error::Error;
 use crate::policy::{AllocFlags, Wait};
@@ -27,6 +27,8 @@ pub(super) struct FaultInjection {
     mtbf: AtomicU32,
     /// Allocations considered so far; scrambled to pick the failures.
     clock: AtomicU64,
+    /// The global rate does not apply (see [`Arena::exempt_from_global_mtbf`]).
+    exempt: AtomicBool,
 }
 
 impl Arena {
@@ -36,10 +38,24 @@ impl Arena {
         self.faults.mtbf.store(mtbf, Ordering::Relaxed);
     }
 
+    /// Makes the process-wide rate ([`set_global_mtbf`]) skip this arena;
+    /// its own rate ([`Arena::set_mtbf`]) still applies. For the arenas that
+    /// hold an allocator's own metadata (`vmem-umem`'s `vmem_seg` and the
+    /// arenas under it): a fault injected there would surface as a failure
+    /// of whatever unrelated call needed a tag.
+    pub fn exempt_from_global_mtbf(&self) {
+        self.faults.exempt.store(true, Ordering::Relaxed);
+    }
+
     /// The rate in force: the arena's and the global one, or 0 for none.
     #[inline]
     fn mtbf(&self) -> u32 {
-        GLOBAL_MTBF.load(Ordering::Relaxed) | self.faults.mtbf.load(Ordering::Relaxed)
+        let global = if self.faults.exempt.load(Ordering::Relaxed) {
+            0
+        } else {
+            GLOBAL_MTBF.load(Ordering::Relaxed)
+        };
+        global | self.faults.mtbf.load(Ordering::Relaxed)
     }
 
     /// Whether fault injection is on for this arena (or globally).
