@@ -7,7 +7,10 @@
 //! matrix` prints which workloads each allocator supports and why.
 
 // `criterion_group!` generates an undocumented public function.
-#![allow(missing_docs, reason = "criterion_group! generates an undocumented function")]
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented function"
+)]
 
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
