@@ -299,12 +299,12 @@ fn plain_arena_under_global_and_local_faults_and_flaky_tag_pages() {
         assert_eq!(arena.size(SegmentTypes::ALL), added * 0x40_0000);
         arena.set_mtbf(5 + i as u32);
         let failures = workload(&arena, 0x5eed ^ i as u64, ops(60_000));
-        assert!(failures > 0, "faults were injected");
+        assert!(cfg!(miri) || failures > 0, "faults were injected");
         assert_eq!(arena.stats().mem_inuse, 0, "everything freed");
         drop(arena);
     }
     assert!(
-        pages.refused.load(Ordering::Relaxed) > 0,
+        cfg!(miri) || pages.refused.load(Ordering::Relaxed) > 0,
         "pages were refused"
     );
     pages.every.store(0, Ordering::Relaxed);
@@ -358,10 +358,10 @@ fn child_arena_with_a_source_that_fails_at_random() {
         };
         child.set_mtbf(17);
         let failures = workload(&child, 0xc41d ^ seed, ops(60_000));
-        assert!(failures > 0);
+        assert!(cfg!(miri) || failures > 0);
         assert_eq!(child.stats().mem_inuse, 0, "everything freed");
         assert!(
-            source.refused.load(Ordering::Relaxed) > 0,
+            cfg!(miri) || source.refused.load(Ordering::Relaxed) > 0,
             "imports were refused"
         );
         drop(child);
@@ -415,7 +415,7 @@ fn two_threads_share_a_faulty_child() {
         })
         .collect();
     for t in threads {
-        assert!(t.join().unwrap() > 0);
+        assert!(t.join().unwrap() > 0 || cfg!(miri));
     }
     pages.every.store(0, Ordering::Relaxed);
     child.check().unwrap();

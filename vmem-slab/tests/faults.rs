@@ -159,7 +159,7 @@ fn cached_arena_under_global_and_local_faults() {
         arena.set_mtbf(7 + i as u32);
         let ca = CachedArena::new(arena, qmax);
         let failures = workload(&ca, 0x51ab ^ i as u64, ops(80_000));
-        assert!(failures > 0, "faults were injected");
+        assert!(cfg!(miri) || failures > 0, "faults were injected");
         assert_empty(&ca);
     }
     assert_pool_whole(pool);
@@ -184,7 +184,7 @@ fn two_threads_on_one_faulty_cached_arena() {
         })
         .collect();
     for t in threads {
-        assert!(t.join().unwrap() > 0);
+        assert!(t.join().unwrap() > 0 || cfg!(miri));
     }
     assert_empty(&ca);
     drop(ca);
@@ -252,8 +252,8 @@ fn child_of_a_cached_arena_with_flaky_imports() {
         4 * 16,
     );
     let failures = workload(&child, 0xc411d, ops(60_000));
-    assert!(failures > 0);
-    assert!(flaky.refused.load(Ordering::Relaxed) > 0);
+    assert!(cfg!(miri) || failures > 0);
+    assert!(cfg!(miri) || flaky.refused.load(Ordering::Relaxed) > 0);
     assert_empty(&child);
     drop(child);
     assert_eq!(flaky.out.load(Ordering::Relaxed), 0, "every span went back");
@@ -311,7 +311,10 @@ fn object_cache_with_a_constructor_that_refuses_at_random() {
             cache.update();
         }
     }
-    assert!(refused > 0 && short > 0, "both kinds of failure were seen");
+    assert!(
+        cfg!(miri) || (refused > 0 && short > 0),
+        "both kinds of failure were seen"
+    );
     for o in live {
         cache.free(o).unwrap();
     }
