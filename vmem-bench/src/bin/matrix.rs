@@ -161,7 +161,7 @@ fn main() {
     );
     live.into_iter().for_each(|h| ours.free(h));
 
-    let steps = if quick { 20_000 } else { 10 * CHURN_LIVE };
+    let steps = if quick { 2_000 } else { 10 * CHURN_LIVE };
     println!(
         "\n## Fragmentation after churn\n\n{CHURN_LIVE} slots in an arena of {CHURN_QUANTA} quanta; \
          {steps} steps, each freeing a random slot and allocating 1 to 16 quanta into it \
