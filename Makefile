@@ -1,6 +1,7 @@
 # Builds and installs libvmem, the C SDK (docs/packaging.md):
 #
 #   make install                               # under /usr/local
+#   make && sudo make install                  # the same, as root
 #   make install PREFIX=$HOME/.local           # any prefix
 #   make install PREFIX=/usr DESTDIR=/tmp/pkg  # staged, for a package
 #
@@ -62,7 +63,14 @@ lib:
 	    -Wl,--gc-sections -Wl,-O1 -Wl,--as-needed -Wl,-z,relro,-z,now -Wl,-z,noexecstack \
 	    -s $(LDFLAGS) $(PRIVATE_LIBS)
 
-install: lib
+# `make install` builds first whenever cargo is on the PATH. Under sudo it
+# usually is not (rustup installs it per user), so `make && sudo make
+# install` installs what `make` built instead of failing.
+BUILD_FIRST := $(if $(shell command -v $(CARGO) 2>/dev/null),lib)
+
+install: $(BUILD_FIRST)
+	@test -f $(OUT)/libvmem.so.$(VERSION) || \
+	    { echo "no $(OUT)/libvmem.so.$(VERSION): run make first" >&2; exit 1; }
 	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR)/sys $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	$(INSTALL) -m 644 include/vmem.h $(DESTDIR)$(INCLUDEDIR)/vmem.h
 	$(INSTALL) -m 644 include/sys/vmem.h $(DESTDIR)$(INCLUDEDIR)/sys/vmem.h

@@ -87,6 +87,15 @@ for ex in pids dma nested walk; do
     $(pkg-config --static --cflags --libs vmem)
   "$tmp/$ex-static" >/dev/null
 done
+# Only libvmem static, libc shared: the documented `-l:libvmem.a` line.
+# shellcheck disable=SC2046
+cc "${cflags[@]}" -o "$tmp/pids-mixed" examples-c/pids.c $(pkg-config --cflags --libs-only-L vmem) \
+  -l:libvmem.a -lpthread -ldl -lm
+"$tmp/pids-mixed" >/dev/null
+if readelf -d "$tmp/pids-mixed" | grep -q "libvmem"; then
+  echo "the -l:libvmem.a build still loads libvmem.so" >&2
+  exit 1
+fi
 readelf -d "$tmp/pids-shared" | grep -q "Shared library: \[libvmem.so.$major\]" ||
   { echo "the shared build does not load libvmem.so.$major" >&2; exit 1; }
 if readelf -d "$tmp/pids-static" 2>/dev/null | grep -q NEEDED; then
@@ -111,7 +120,8 @@ cc "${cflags[@]}" -o "$tmp/sys" "$tmp/sys.c" $(pkg-config --cflags --libs vmem)
 LD_LIBRARY_PATH="$libdir" "$tmp/sys"
 size() { stat -c %s "$1"; }
 echo "installed libvmem.a $(size "$libdir/libvmem.a") B, libvmem.so $(size "$libdir/libvmem.so.$version") B;" \
-  "pids: static $(size "$tmp/pids-static") B, shared $(size "$tmp/pids-shared") B"
+  "pids: all static $(size "$tmp/pids-static") B, libvmem static $(size "$tmp/pids-mixed") B," \
+  "shared $(size "$tmp/pids-shared") B"
 
 step "make install under DESTDIR (a package's staging area)"
 make --no-print-directory install PREFIX=/usr DESTDIR="$tmp/stage" >"$tmp/install.log" 2>&1 ||
