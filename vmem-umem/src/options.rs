@@ -7,8 +7,8 @@
 //! | `backend` | `mmap`, `sbrk` | `mmap` | where the heap's memory comes from |
 //! | `update_interval` | seconds, `0` for none | `15` | period of the maintenance thread ([`crate::update`]) |
 //! | `mtbf` | `N` | `0` (off) | inject one failure in `N` no-sleep allocations of every arena |
-//! | `trace` | a path | none | append every vmem call of the process to the file, in `vmem-cli`'s trace format |
-//! | `report` | a path, or `stderr` | none | write a table of every arena at exit |
+//! | `trace` | a path | none | parsed and kept in [`Options::trace`]; the C layer does not write the trace yet |
+//! | `report` | a path, or `stderr` | none | parsed and kept in [`Options::report`]; no exit report is written yet |
 //!
 //! A malformed option is reported once on standard error, with the option
 //! named, and ignored; the others still apply.
@@ -51,9 +51,9 @@ pub struct Options {
     pub update_interval: Option<Duration>,
     /// Process-wide fault injection (0: off).
     pub mtbf: u32,
-    /// The trace file, if any.
+    /// The trace file, if any (parsed; not written yet).
     pub trace: Option<PathBuf>,
-    /// The exit report, if any.
+    /// The exit report, if any (parsed; not written yet).
     pub report: Option<Report>,
 }
 
