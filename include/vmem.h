@@ -267,7 +267,10 @@ void *vmem_alloc(vmem_t *vmp, size_t size, int vmflag);
  * `[minaddr, maxaddr)` (NULL: no bound). `vmflag` as for `vmem_alloc`.
  * Bypasses the quantum caches: free with `vmem_xfree`. Aborts on
  * `phase >= align`, values not multiples of the quantum, non-power-of-two
- * `align`/`nocross`, an over-constrained request or an empty window.
+ * `align`/`nocross` or an over-constrained request. A window that cannot
+ * hold the request fails like any request that does not fit: NULL with
+ * `VM_NOSLEEP`, an abort with `VM_PANIC`, and an abort with `VM_SLEEP`,
+ * which could never be woken.
  *
  * # Safety
  * `vmp` is NULL (which aborts) or a live arena.
