@@ -311,14 +311,6 @@ locked_walk_reenters(void)
 	vmem_walk(walked, VMEM_ALLOC | VMEM_FREE, call_back_in, NULL);
 }
 
-static vmem_t *
-qcached(void)
-{
-	/* Quantum 0x10, sizes up to 0x40 cached, slabs of 0x100. */
-	return vmem_create("qc", P(0x1000), 0x10000, 0x10, NULL, NULL, NULL,
-	    0x40, VM_SLEEP);
-}
-
 static void
 qcache_free_twice(void)
 {
