@@ -54,7 +54,7 @@ readelf -d "$libdir/libvmem.so.$version" | grep -q "Library soname: \[libvmem.so
 
 step "libvmem.so exports exactly the header's functions, as VMEM_0"
 # One declaration per line in the generated header: `type name(args);`.
-sed -nE 's/^[a-z][^(#]*[ *](vmem_[a-z_]+)\(.*\);$/\1/p' include/vmem.h | sort >"$tmp/header"
+sed -nE 's/^[a-z][^(#]*[ *](_?vmem_[a-z_]+)\(.*\);$/\1/p' include/vmem.h | sort >"$tmp/header"
 nm -D --defined-only "$libdir/libvmem.so.$version" | awk '$2 != "A" { print $3 }' \
   | sort >"$tmp/exported"
 if grep -qv '@@VMEM_0$' "$tmp/exported"; then
