@@ -3,7 +3,7 @@
 //! §9; §17 model-checks [`RawSpinLock`].
 //!
 //! - [`Lock`] guards an arena's state. With the `std` feature it is
-//!   [`RawFutexLock`] behind [`lock_api::Mutex`]: one compare-and-swap to
+//!   `RawFutexLock` behind [`lock_api::Mutex`]: one compare-and-swap to
 //!   take when free, a short spin when contended, then the waiter *sleeps*
 //!   in the kernel (a futex, through the `atomic-wait` crate) instead of
 //!   burning its time slice. On two cores a preempted lock holder no longer
@@ -94,7 +94,7 @@ pub type SpinGuard<'a, T> = lock_api::MutexGuard<'a, RawSpinLock, T>;
 #[cfg(feature = "std")]
 pub type RawLock = RawFutexLock;
 
-/// The raw lock behind [`Lock`]: [`RawFutexLock`] with `std`, else
+/// The raw lock behind [`Lock`]: `RawFutexLock` with `std`, else
 /// [`RawSpinLock`].
 #[cfg(not(feature = "std"))]
 pub type RawLock = RawSpinLock;
