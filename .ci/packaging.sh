@@ -153,22 +153,25 @@ done
 # ---- 3. vmem-core's feature combinations ----------------------------------------
 # What `cargo hack test --feature-powerset` would run, without building
 # cargo-hack (about 90 s of CPU on a fresh machine): vmem-core's features
-# are `std` and `alloc`, `std` implies `alloc` and is the default, so the
-# distinct combinations are none, `alloc` and `std`. The last is what the
-# workspace test run above already tested; here run the other two. A new
-# feature fails this step until it is added to the list.
+# are `std`, `alloc` and `tracing`; `std` implies `alloc`, and `std` with
+# `tracing` is the default, which the workspace test run above already
+# tested; here run the combinations without `std`. A new feature fails this
+# step until it is added to the list.
 step "vmem-core: tests under every feature combination"
 features="$(awk '/^\[features\]/ { f = 1; next } /^\[/ { f = 0 }
   f && /^[a-z0-9_-]+ *=/ { print $1 }' vmem-core/Cargo.toml | sort | tr '\n' ' ')"
-if [ "$features" != "alloc default std " ]; then
+if [ "$features" != "alloc default std tracing " ]; then
   echo "vmem-core's features are now: $features; update the combinations here" >&2
   exit 1
 fi
-combinations=("--no-default-features" "--no-default-features --features alloc")
+combinations=("--no-default-features" "--no-default-features --features alloc"
+  "--no-default-features --features tracing" "--no-default-features --features alloc,tracing")
 for c in "${combinations[@]}"; do
   echo "-- cargo test -p vmem-core $c"
   # shellcheck disable=SC2086
-  cargo test -p vmem-core $c --quiet
+  # The doc examples build arenas with `Arena::new` (std); they run in the
+  # workspace test above.
+  cargo test -p vmem-core $c --lib --tests --quiet
 done
 step "vmem-core: bare metal (x86_64-unknown-none), every combination without std"
 for c in "${combinations[@]}"; do
