@@ -60,19 +60,12 @@ pub(crate) fn heap_handle<'a>(vmp: *const Vmem) -> Option<&'a Vmem> {
 /// Whether `vmp` is one of the process layer's own arenas (which C never
 /// receives as handles; refused wherever a handle is taken back).
 pub(crate) fn is_internal(vmp: *const Vmem) -> bool {
-    let Some(world) = vmem_umem::world() else {
-        return false;
-    };
-    let addr = vmp as usize;
-    [
-        world.top() as *const _ as usize,
-        &**world.heap() as *const _ as usize,
-        &**world.internal_arena() as *const _ as usize,
-        &**world.seg_arena() as *const _ as usize,
-        &**world.hash_arena() as *const _ as usize,
-        &**world.vmem_arena() as *const _ as usize,
-    ]
-    .contains(&addr)
+    vmem_umem::world().is_some_and(|world| {
+        world
+            .own_arenas()
+            .iter()
+            .any(|arena| core::ptr::addr_eq(*arena as *const _, vmp))
+    })
 }
 
 /// The heap's import function, as `vmem_heap_arena` returns it: `size`
@@ -89,8 +82,8 @@ pub unsafe extern "C" fn vmem_heap_alloc(
 ) -> *mut c_void {
     guard("vmem_heap_alloc", || {
         let world = vmem_umem::get();
-        let flags = alloc_flags(vmflag).panic_on_failure(false);
-        match world.heap_source().alloc(size, world.heap().quantum(), flags) {
+        let wait = alloc_flags(vmflag).get_wait();
+        match world.heap_source().alloc(size, world.heap().quantum(), wait) {
             Some(addr) => addr as *mut c_void,
             None if vmflag & VM_PANIC != 0 => die(format_args!(
                 "vmem_heap_alloc({vmp:p} 'heap', size {size}, vmflag {vmflag:#x}): cannot satisfy mandatory allocation"

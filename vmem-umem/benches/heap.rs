@@ -13,7 +13,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use vmem_core::AllocFlags;
+use vmem_core::Wait;
 
 fn heap_import_release(c: &mut Criterion) {
     let world = vmem_umem::get();
@@ -29,7 +29,7 @@ fn heap_import_release(c: &mut Criterion) {
             |b, &size| {
                 b.iter(|| {
                     let addr = heap
-                        .alloc(black_box(size), page, AllocFlags::new())
+                        .alloc(black_box(size), page, Wait::NoSleep)
                         .expect("heap");
                     heap.free(addr, size);
                 })
@@ -41,7 +41,7 @@ fn heap_import_release(c: &mut Criterion) {
             |b, &size| {
                 b.iter(|| {
                     let addr = heap
-                        .alloc(black_box(size), page, AllocFlags::new())
+                        .alloc(black_box(size), page, Wait::NoSleep)
                         .expect("heap");
                     for p in (0..size).step_by(page) {
                         // SAFETY: committed by the heap for this allocation.

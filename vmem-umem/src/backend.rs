@@ -14,7 +14,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use vmem_core::{AllocFlags, Arena, Constraints, Source, Wait};
+use vmem_core::{Arena, Source, Wait};
 
 /// The system page size (a power of two).
 pub fn page_size() -> usize {
@@ -124,15 +124,12 @@ impl Committed {
         &self.heap
     }
 
-    /// Allocates `size` bytes of committed memory aligned to `align`.
-    pub fn alloc(&self, size: usize, align: usize, flags: AllocFlags) -> Option<usize> {
-        let addr = if align <= self.heap.quantum() {
-            self.heap.alloc(size, flags)
-        } else {
-            self.heap
-                .xalloc(size, &Constraints::new().align(align), flags)
-        }
-        .ok()?;
+    /// Allocates `size` bytes of committed memory aligned to `align`,
+    /// waiting for room as `wait` says.
+    pub fn alloc(&self, size: usize, align: usize, wait: Wait) -> Option<usize> {
+        // The heap is an `Arena`, and an arena as a `Source` already picks
+        // `alloc` or an aligned `xalloc`.
+        let (addr, _) = Source::import(&*self.heap, size, align, wait)?;
         if self.commit {
             let len = round_up(size, self.heap.quantum())?;
             // SAFETY: the range was reserved by `MmapReserve` and the heap
@@ -174,8 +171,7 @@ impl Committed {
 
 impl Source for Committed {
     fn import(&self, size: usize, align: usize, wait: Wait) -> Option<(usize, usize)> {
-        self.alloc(size, align, AllocFlags::new().wait(wait))
-            .map(|addr| (addr, size))
+        self.alloc(size, align, wait).map(|addr| (addr, size))
     }
 
     fn release(&self, start: usize, size: usize) {
@@ -217,17 +213,6 @@ impl SbrkTop {
         &self.top
     }
 
-    fn take(&self, size: usize, align: usize) -> Option<usize> {
-        let flags = AllocFlags::new();
-        if align <= self.top.quantum() {
-            self.top.alloc(size, flags)
-        } else {
-            self.top
-                .xalloc(size, &Constraints::new().align(align), flags)
-        }
-        .ok()
-    }
-
     /// Moves the break up by at least `size + align` bytes, page aligned,
     /// and adds the new memory to the top arena.
     fn grow(&self, size: usize, align: usize) -> bool {
@@ -263,8 +248,8 @@ impl SbrkTop {
 impl Source for SbrkTop {
     fn import(&self, size: usize, align: usize, _wait: Wait) -> Option<(usize, usize)> {
         loop {
-            if let Some(addr) = self.take(size, align) {
-                return Some((addr, size));
+            if let Some(span) = Source::import(&self.top, size, align, Wait::NoSleep) {
+                return Some(span);
             }
             if !self.grow(size, align) {
                 return None;

@@ -143,25 +143,8 @@ impl World {
 
     /// Registers the hierarchy's arenas and starts what the options ask.
     fn start(&'static self) {
-        for arena in [
-            self.top(),
-            &*self.heap,
-            &*self.internal,
-            &*self.seg,
-            &*self.hash,
-            &*self.vmem,
-        ] {
-            arena.exempt_from_global_mtbf();
-        }
-        let arenas: [&dyn Managed; 6] = [
-            &*self.top,
-            &*self.heap,
-            &*self.internal,
-            &*self.seg,
-            &*self.hash,
-            &*self.vmem,
-        ];
-        for arena in arenas {
+        for arena in self.own_arenas() {
+            arena.arena().exempt_from_global_mtbf();
             // SAFETY: the world is 'static: its arenas are never dropped.
             unsafe { registry::register(arena as *const dyn Managed) };
         }
@@ -170,6 +153,19 @@ impl World {
         }
         crate::fork::install();
         tracing::debug!(options = %self.options, "vmem world initialised");
+    }
+
+    /// The hierarchy's own arenas, top first: `mmap_top` or `sbrk_top`,
+    /// `heap`, `vmem_internal`, `vmem_seg`, `vmem_hash`, `vmem_vmem`.
+    pub fn own_arenas(&self) -> [&dyn Managed; 6] {
+        [
+            &*self.top,
+            &*self.heap,
+            &*self.internal,
+            &*self.seg,
+            &*self.hash,
+            &*self.vmem,
+        ]
     }
 
     /// The options the world was set up with.
