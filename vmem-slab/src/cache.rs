@@ -225,7 +225,6 @@ impl CacheBuilder {
             resizing: AtomicBool::new(false),
             slabs: Mutex::new(SlabLayer::new(object_size, slab_size)),
             directory: Directory::new(slab_align, quantum, object_size, slab_size),
-            slab_align,
             slab_allocs: AtomicU64::new(0),
             slabs_created: AtomicU64::new(0),
             slabs_destroyed: AtomicU64::new(0),
@@ -263,8 +262,6 @@ pub struct ObjectCache {
     /// Where each object stands (with a user, cached, in its slab), found
     /// without a lock: the check behind every free.
     directory: Directory,
-    /// The alignment of every slab (the next power of two >= its size).
-    slab_align: usize,
     constructor: Option<Constructor>,
     destructor: Option<Destructor>,
 }
@@ -548,7 +545,7 @@ impl ObjectCache {
                     let import = AllocFlags::new()
                         .wait(flags.get_wait())
                         .panic_on_failure(reaped && flags.get_panic_on_failure());
-                    let aligned = Constraints::new().align(self.slab_align);
+                    let aligned = Constraints::new().align(self.directory.slab_align());
                     match self.arena.xalloc(slab_size, &aligned, import) {
                         Ok(base) => {
                             self.slabs_created.fetch_add(1, Ordering::Relaxed);

@@ -215,6 +215,12 @@ impl Directory {
         }
     }
 
+    /// The alignment every slab is imported with (a power of two at least
+    /// the slab size): what makes `addr >> shift` its slab number.
+    pub(crate) fn slab_align(&self) -> usize {
+        1 << self.shift
+    }
+
     /// The key of the slab holding `addr` (slab number + 1), or `None` for
     /// the one slab number that cannot start a slab.
     #[inline]
