@@ -72,28 +72,20 @@ fn failed(
     vmflag: c_int,
     failure: Failure,
 ) -> *mut c_void {
+    let panics = vmflag & VM_PANIC != 0;
     match failure {
-        Failure::NoRoom(_) if vmflag & VM_PANIC == 0 => null_mut(),
-        Failure::NoRoom(why) => refuse(
+        // VM_PANIC turns any failure to fit into an abort.
+        Failure::NoRoom(why) | Failure::NeverFits(why) if panics => refuse(
             call,
             vmp,
             vm,
             args,
             &format_args!("cannot satisfy mandatory allocation: {why}"),
         ),
-        // VM_NOSLEEP and VM_ABORT fail softly; VM_PANIC wins over both.
-        Failure::NeverFits(_)
-            if vmflag & VM_PANIC == 0 && vmflag & (VM_NOSLEEP | VM_ABORT) != 0 =>
-        {
-            null_mut()
-        }
-        Failure::NeverFits(why) if vmflag & VM_PANIC != 0 => refuse(
-            call,
-            vmp,
-            vm,
-            args,
-            &format_args!("cannot satisfy mandatory allocation: {why}"),
-        ),
+        Failure::NoRoom(_) => null_mut(),
+        // A request nothing can ever satisfy fails softly under VM_NOSLEEP
+        // and VM_ABORT; VM_SLEEP would wait for ever, so it aborts.
+        Failure::NeverFits(_) if vmflag & (VM_NOSLEEP | VM_ABORT) != 0 => null_mut(),
         Failure::NeverFits(why) => refuse(
             call,
             vmp,
