@@ -8,6 +8,7 @@
  * processes, so no child inherits a lock another thread held.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,9 @@ main(void)
 	    NULL, NULL, 64, VM_SLEEP);
 	child = vmem_create("child", NULL, 0, 16, vmem_alloc, vmem_free,
 	    parent, 0, VM_SLEEP);
+	/* A parent that ignores SIGCHLD would have the children reaped
+	 * before waitpid sees them; this program wants their statuses. */
+	signal(SIGCHLD, SIG_DFL);
 	pthread_t t[3];
 	for (int i = 0; i < 3; i++)
 		pthread_create(&t[i], NULL, worker, P(i));
