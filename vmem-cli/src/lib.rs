@@ -33,7 +33,8 @@ pub mod map;
 pub mod replay;
 pub mod scenario;
 pub mod stat;
-pub mod table;
+/// Column-aligned text tables (the process layer's, shared with its report).
+pub use vmem_umem::report::table;
 pub mod walk;
 
 use std::path::Path;

@@ -129,7 +129,9 @@ pub enum Error {
     /// A free whose size differs from the size that was allocated.
     #[error("{0}")]
     WrongSize(Details<WrongSize>),
-    /// `add` or `extend` of a range that overlaps a span already present.
+    /// `add` or `extend` of a range that overlaps a span already present,
+    /// or an allocation whose import brought a span that overlaps one the
+    /// arena was given with `add` (the span goes back to the source).
     #[error("{0}")]
     OverlappingSpan(Details<OverlappingSpan>),
     /// The page source could not provide memory for boundary tags.

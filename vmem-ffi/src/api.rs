@@ -145,10 +145,12 @@ pub(crate) fn create(
         .quantum(quantum)
         .tag_pool(vmem_umem::tag_pool());
     let mut c_source = None;
+    let mut parent = None;
     if let Some(import) = import {
-        // SAFETY: a `source` that is a live arena outlives its child
-        // (libumem's contract, and `vmem_create`'s).
-        let source_quantum = unsafe { registry::live_arena(source) }.map_or(quantum, Vmem::quantum);
+        // SAFETY: a `source` that is a live arena outlives its child:
+        // `vmem_destroy` refuses it while this arena lives.
+        parent = unsafe { registry::live_arena(source) };
+        let source_quantum = parent.map_or(quantum, Vmem::quantum);
         let functions = Arc::new(CSource::new(import, ffunc, source, source_quantum, quantum));
         builder = builder.source(functions.clone() as Arc<dyn vmem_core::Source>);
         c_source = Some(functions);
@@ -167,7 +169,11 @@ pub(crate) fn create(
         qcache_max
     };
     arena.set_mtbf(vmem_umem::get().options().mtbf);
-    let vmp = ptr::into_handle(Box::new(Vmem::with_source(arena, qcache_max, c_source)));
+    let mut vm = Box::new(Vmem::with_source(arena, qcache_max, c_source));
+    if let Some(parent) = parent {
+        vm.imports_from(parent);
+    }
+    let vmp = ptr::into_handle(vm);
     register(vmp);
     vmp
 }
@@ -296,6 +302,22 @@ pub unsafe extern "C" fn vmem_destroy(vmp: *mut Vmem) {
         // not yet taken back; it is off the list now, so no other destroy
         // can take it, and the caller promises no other use.
         let vm = unsafe { ptr::from_handle(vmp) };
+        // Not in libumem, which frees the source and leaves the child to
+        // release its spans into freed memory later.
+        match vm.importers() {
+            0 => {}
+            n => die(format_args!(
+                "vmem_destroy('{}'): {n} arena{} still import{} from it; destroy {} first",
+                vm.name(),
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "s" } else { "" },
+                if n == 1 {
+                    "that child"
+                } else {
+                    "those children"
+                },
+            )),
+        }
         vm.reap_caches();
         let leaked = vm.arena().size(SegmentTypes::ALLOC);
         if leaked != 0 {
@@ -304,7 +326,14 @@ pub unsafe extern "C" fn vmem_destroy(vmp: *mut Vmem) {
                 vm.name()
             ));
         }
+        let parent = vm.parent();
+        // The child's spans go back to its parent as the arena drops.
         drop(vm);
+        if let Some(parent) = parent {
+            // SAFETY: `parent` came from `Vmem::parent`, and the parent
+            // is alive: it could not be destroyed while this arena was.
+            unsafe { Vmem::leave_parent(parent) };
+        }
     })
 }
 

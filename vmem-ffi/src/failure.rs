@@ -35,8 +35,8 @@ impl Failure {
                 bad.expected
             )),
             Error::OverlappingSpan(overlap) => Failure::Bad(format!(
-                "the range overlaps the arena's span [{:#x}, {:#x})",
-                overlap.existing_start, overlap.existing_end
+                "the span [{:#x}, +{:#x}) overlaps the arena's span [{:#x}, {:#x})",
+                overlap.base, overlap.size, overlap.existing_start, overlap.existing_end
             )),
             // `vmem_core::Error` is non-exhaustive: a kind added later is
             // reported rather than guessed at.

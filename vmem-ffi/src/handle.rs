@@ -1,5 +1,6 @@
 //! [`Vmem`], the object behind a C `vmem_t *`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use vmem_core::{AllocFlags, Arena, ArenaName, Constraints, Shared};
@@ -26,7 +27,22 @@ pub struct Vmem {
     /// The C import and free functions, if the arena has them (also inside
     /// the arena as its source), for the fork handlers to lock.
     source: Option<Arc<CSource>>,
+    /// The arena this one imports from, when its `source` argument was a
+    /// live arena of this library: its `importers` count holds this one.
+    parent: Option<*const Vmem>,
+    /// How many live arenas import from this one; `vmem_destroy` refuses
+    /// an arena whose children are still alive.
+    importers: AtomicUsize,
 }
+
+// SAFETY: `parent` is only read by `vmem_destroy` of this arena, to give
+// back its place in the parent's `importers`; the parent is alive then,
+// since an arena with importers cannot be destroyed, and `importers` is an
+// atomic. Every other field is Send and Sync on its own.
+unsafe impl Send for Vmem {}
+// SAFETY: as for Send; `parent` is never dereferenced through `&Vmem`
+// except for the atomic decrement described there.
+unsafe impl Sync for Vmem {}
 
 impl Vmem {
     /// Wraps `arena`, with quantum caches up to `qcache_max` (none when it
@@ -44,7 +60,37 @@ impl Vmem {
         Vmem {
             arena: CachedArena::new(arena, qcache_max),
             source,
+            parent: None,
+            importers: AtomicUsize::new(0),
         }
+    }
+
+    /// Records that this arena imports from `parent`, a live arena, which
+    /// may then not be destroyed before this one.
+    pub(crate) fn imports_from(&mut self, parent: &Vmem) {
+        parent.importers.fetch_add(1, Ordering::AcqRel);
+        self.parent = Some(parent);
+    }
+
+    /// How many live arenas import from this one.
+    pub(crate) fn importers(&self) -> usize {
+        self.importers.load(Ordering::Acquire)
+    }
+
+    /// The arena this one imports from, if it is an arena of this library.
+    pub(crate) fn parent(&self) -> Option<*const Vmem> {
+        self.parent
+    }
+
+    /// Gives back this arena's place among its parent's importers (at the
+    /// end of its `vmem_destroy`).
+    ///
+    /// # Safety
+    /// `parent` is the pointer [`Vmem::parent`] returned; it is alive, since
+    /// `vmem_destroy` refuses an arena with importers.
+    pub(crate) unsafe fn leave_parent(parent: *const Vmem) {
+        // SAFETY: by this function's contract the parent is alive.
+        unsafe { &*parent }.importers.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// The C source, if any.

@@ -33,20 +33,6 @@ use vmem_slab::{quantum_slab_size, CachedArena, SlabError};
 
 use crate::pages::PrivatePool;
 
-/// Whether bad frees of quantum-cached sizes may name addresses inside the
-/// cached arena. Off: such a free (a double free, or a wrong size that
-/// selects another cache) is accepted by the magazine layer today and hands
-/// the object out twice later, a known bug (see docs/testing.md). With it
-/// off, cached-size bad frees only use addresses outside every span.
-pub const QCACHE_BAD_FREES_INSIDE: bool = false;
-
-/// Whether the child may be given spans (`add`, `extend_alloc`) that
-/// overlap ranges its parent holds, and the parent spans that overlap the
-/// child's own. Off: an arena accepts an imported span that overlaps one
-/// of its spans, and then hands out overlapping allocations, a known bug
-/// (see docs/testing.md); with it off such ranges are skipped.
-pub const IMPORTS_CHECKED_FOR_OVERLAP: bool = false;
-
 /// A number as the fuzzer sees it: mostly structured, sometimes raw.
 #[derive(Arbitrary, Debug, Clone, Copy)]
 pub enum Num {
@@ -680,13 +666,14 @@ impl World {
     fn bad_free(&mut self, t: usize, addr: usize, size: usize, how: How) {
         let quantum_cached = t == 3 && how == How::Alloc && self.is_cached_size(size);
         if quantum_cached {
-            if !QCACHE_BAD_FREES_INSIDE && self.models[3].overlaps_span(addr, 1) {
-                return;
-            }
+            // A live object freed with another size of the same cache is
+            // indistinguishable from a good free (libumem's caches cannot
+            // tell either): not a bad free to try.
+            let quantum = self.models[3].quantum;
             if self.models[3]
                 .live
                 .get(&addr)
-                .is_some_and(|l| l.size == size)
+                .is_some_and(|l| (l.size - 1) / quantum == (size - 1) / quantum)
             {
                 return;
             }
@@ -730,29 +717,7 @@ impl World {
                     .any(|x| s < x.start as u128 + x.size as u128 && (x.start as u128) < e))
     }
 
-    /// Whether a span for `t` at `[base, base + size)` would let the child
-    /// import over one of its own spans (see
-    /// [`IMPORTS_CHECKED_FOR_OVERLAP`]).
-    fn import_overlap_hazard(&self, t: usize, base: usize, size: usize) -> bool {
-        if IMPORTS_CHECKED_FOR_OVERLAP || base.checked_add(size).is_none() {
-            return false;
-        }
-        let (s, e) = (base as u128, base as u128 + size as u128);
-        match t {
-            2 => self.models[1].overlaps_span(base, size),
-            1 => walk_all(&self.c, SegmentTypes::SPAN).iter().any(|x| {
-                x.kind == SegmentKind::Span
-                    && s < x.start as u128 + x.size as u128
-                    && (x.start as u128) < e
-            }),
-            _ => false,
-        }
-    }
-
     fn add(&mut self, t: usize, base: usize, size: usize) {
-        if self.import_overlap_hazard(t, base, size) {
-            return;
-        }
         let quantum = self.models[t].quantum;
         let valid = size != 0
             && base.checked_add(size).is_some()
@@ -789,9 +754,6 @@ impl World {
     }
 
     fn extend_alloc(&mut self, t: usize, base: usize, size: usize, alloc: usize) {
-        if self.import_overlap_hazard(t, base, size) {
-            return;
-        }
         let quantum = self.models[t].quantum;
         let valid = size != 0
             && base.checked_add(size).is_some()

@@ -26,6 +26,8 @@
 //!   handlers): a child never inherits a lock held by another thread.
 //! - **Options** ([`Options`], from `VMEM_OPTIONS` like libumem's
 //!   `UMEM_OPTIONS`).
+//! - **Reports** ([`report`]): the `vmem-cli stat` table of any arenas, and
+//!   of every arena of the process at exit with `report=`.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -53,6 +55,7 @@ mod maintenance;
 mod options;
 pub mod pages;
 pub mod registry;
+pub mod report;
 mod world;
 
 pub use backend::Committed;

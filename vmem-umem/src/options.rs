@@ -8,7 +8,7 @@
 //! | `update_interval` | seconds, `0` for none | `15` | period of the maintenance thread ([`crate::update`]) |
 //! | `mtbf` | `N` | `0` (off) | inject one failure in `N` no-sleep allocations of every arena |
 //! | `trace` | a path | none | parsed and kept in [`Options::trace`]; the C layer does not write the trace yet |
-//! | `report` | a path, or `stderr` | none | parsed and kept in [`Options::report`]; no exit report is written yet |
+//! | `report` | a path, or `stderr` | none | at exit, the `vmem-cli stat` table of every arena of the process ([`crate::report`]) |
 //!
 //! A malformed option is reported once on standard error, with the option
 //! named, and ignored; the others still apply.
@@ -53,7 +53,7 @@ pub struct Options {
     pub mtbf: u32,
     /// The trace file, if any (parsed; not written yet).
     pub trace: Option<PathBuf>,
-    /// The exit report, if any (parsed; not written yet).
+    /// Where the exit report goes, if anywhere ([`crate::report`]).
     pub report: Option<Report>,
 }
 

@@ -152,6 +152,9 @@ impl World {
             crate::maintenance::start_updater(interval);
         }
         crate::fork::install();
+        if self.options.report.is_some() {
+            crate::report::write_at_exit();
+        }
         tracing::debug!(options = %self.options, "vmem world initialised");
     }
 

@@ -122,6 +122,20 @@ pub struct ArenaView {
 pub type QCacheView = CacheStats;
 
 impl ArenaView {
+    /// The snapshot as a row of the stat table.
+    pub fn report(&self) -> vmem_umem::report::ArenaReport {
+        let spans = self.segments.iter().filter(|s| is_span(s.kind)).count();
+        vmem_umem::report::ArenaReport {
+            name: self.name.clone(),
+            quantum: self.quantum,
+            qcache_max: self.qcache_max,
+            spans,
+            stats: self.stats,
+            max_free: self.max_free,
+            qcaches: self.qcaches.clone(),
+        }
+    }
+
     /// Free bytes (total less in use).
     pub fn free_bytes(&self) -> usize {
         self.stats.mem_total - self.stats.mem_inuse
@@ -130,12 +144,7 @@ impl ArenaView {
     /// `1 - largest free segment / total free`: 0 when all free space is in
     /// one segment (or there is none), close to 1 when it is in crumbs.
     pub fn fragmentation(&self) -> f64 {
-        let free = self.free_bytes();
-        if free == 0 {
-            0.0
-        } else {
-            1.0 - self.max_free as f64 / free as f64
-        }
+        vmem_umem::report::fragmentation(self.max_free, self.free_bytes())
     }
 }
 

@@ -3,7 +3,7 @@
 //! itself a [`Source`] for other arenas. See design.md §7.
 
 use crate::bits::round_up;
-use crate::error::Error;
+use crate::error::{Error, OverlappingSpan};
 use crate::log::{debug, warning};
 use crate::policy::{AllocFlags, Constraints, Fit, Policy, Wait};
 use crate::source::Source;
@@ -60,6 +60,25 @@ impl Arena {
             warning!(arena = %self.name, start, size, asize, import_align, "source returned an unusable span; giving it back");
             source.release(start, size);
             return (self.state.lock(), Ok(None));
+        }
+        // A source hands out each range once, so imported spans cannot
+        // overlap each other; a span the caller added can overlap what the
+        // source hands out. Only arenas holding added spans (more memory
+        // than they imported) pay for the search of the span list.
+        if state.counters.mem_total != state.counters.mem_import {
+            if let Some(span) = state.overlapping_span(start, size) {
+                let overlap = OverlappingSpan {
+                    arena: self.name,
+                    base: start,
+                    size,
+                    existing_start: span.start(),
+                    existing_end: span.end(),
+                };
+                drop(state);
+                warning!(arena = %self.name, start, size, "imported span overlaps an added span; giving it back");
+                source.release(start, size);
+                return (self.state.lock(), Err(overlap.into()));
+            }
         }
         state = match self.populate(state) {
             Ok(s) => s,

@@ -1,4 +1,5 @@
-//! Column-aligned text tables, the one output format of every subcommand.
+//! Column-aligned text tables: the one output format of `vmem-cli` and of
+//! the process report.
 
 /// How a column's cells line up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
