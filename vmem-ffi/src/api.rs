@@ -18,6 +18,7 @@ use crate::kstat::VmemKstat;
 use crate::ptr;
 use crate::registry::{self, register, unregister};
 use crate::source::{CSource, Import, VmemAllocFn, VmemFreeFn, VmemReclaimFn, VmemXImportFn};
+use crate::trace;
 
 /// Arguments of a call, formatted only if a report needs them.
 pub(crate) struct Args<F>(pub(crate) F);
@@ -169,12 +170,21 @@ pub(crate) fn create(
         qcache_max
     };
     arena.set_mtbf(vmem_umem::get().options().mtbf);
-    let mut vm = Box::new(Vmem::with_source(arena, qcache_max, c_source));
+    let mut vm = Box::new(Vmem::with_source(arena, qcache_max, c_source.clone()));
     if let Some(parent) = parent {
         vm.imports_from(parent);
     }
     let vmp = ptr::into_handle(vm);
+    if let Some(c_source) = &c_source {
+        c_source.set_owner(vmp);
+    }
     register(vmp);
+    trace::start();
+    if let Some(trace) = trace::on() {
+        // SAFETY: just made, and not yet returned to the caller.
+        let vm = unsafe { &*vmp };
+        trace.create(vmp, vm, (size != 0).then_some((base, size)));
+    }
     vmp
 }
 
@@ -298,6 +308,9 @@ pub unsafe extern "C" fn vmem_destroy(vmp: *mut Vmem) {
                 "vmem_destroy({vmp:p}): not a live arena (destroyed twice?)"
             ));
         }
+        if let Some(trace) = trace::on() {
+            trace.destroy(vmp);
+        }
         // SAFETY: `vmp` was on the list of live arenas, so it is a handle
         // not yet taken back; it is off the list now, so no other destroy
         // can take it, and the caller promises no other use.
@@ -353,10 +366,14 @@ pub unsafe extern "C" fn vmem_alloc(vmp: *mut Vmem, size: usize, vmflag: c_int) 
         let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "size {size}, vmflag {vmflag:#x}"));
         // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
         let vm = unsafe { arena("vmem_alloc", vmp, &args) };
-        match vm.alloc(size, alloc_flags(vmflag)) {
+        let addr = match vm.alloc(size, alloc_flags(vmflag)) {
             Ok(addr) => addr as *mut c_void,
             Err(failure) => failed("vmem_alloc", vmp, vm, &args, vmflag, failure),
+        };
+        if let Some(trace) = trace::on() {
+            trace.alloc(vmp, size, vmflag, addr as usize);
         }
+        addr
     })
 }
 
@@ -398,10 +415,14 @@ pub unsafe extern "C" fn vmem_xalloc(
             .nocross(nocross)
             .min(minaddr as usize)
             .max(maxaddr as usize);
-        match vm.xalloc(size, &constraints, alloc_flags(vmflag)) {
+        let addr = match vm.xalloc(size, &constraints, alloc_flags(vmflag)) {
             Ok(addr) => addr as *mut c_void,
             Err(failure) => failed("vmem_xalloc", vmp, vm, &args, vmflag, failure),
+        };
+        if let Some(trace) = trace::on() {
+            trace.xalloc(vmp, size, &constraints, vmflag, addr as usize);
         }
+        addr
     })
 }
 
@@ -420,6 +441,9 @@ pub unsafe extern "C" fn vmem_free(vmp: *mut Vmem, vaddr: *mut c_void, size: usi
         if let Err(failure) = vm.free(vaddr as usize, size) {
             refuse("vmem_free", vmp, vm, &args, &failure);
         }
+        if let Some(trace) = trace::on() {
+            trace.free(vmp, vaddr as usize, size);
+        }
     })
 }
 
@@ -436,6 +460,9 @@ pub unsafe extern "C" fn vmem_xfree(vmp: *mut Vmem, vaddr: *mut c_void, size: us
         let vm = unsafe { arena("vmem_xfree", vmp, &args) };
         if let Err(failure) = vm.xfree(vaddr as usize, size) {
             refuse("vmem_xfree", vmp, vm, &args, &failure);
+        }
+        if let Some(trace) = trace::on() {
+            trace.free(vmp, vaddr as usize, size);
         }
     })
 }
@@ -469,10 +496,14 @@ pub unsafe extern "C" fn vmem_add(
                 &"bad arguments: NULL address or zero size",
             );
         }
-        match vm.add(vaddr as usize, size) {
+        let added = match vm.add(vaddr as usize, size) {
             Ok(()) => vaddr,
             Err(failure) => failed("vmem_add", vmp, vm, &args, vmflag, failure),
+        };
+        if let Some(trace) = trace::on() {
+            trace.add(vmp, vaddr as usize, size, !added.is_null());
         }
+        added
     })
 }
 
@@ -664,5 +695,8 @@ pub unsafe extern "C" fn vmem_qcache_reap(vmp: *mut Vmem) {
     guard("vmem_qcache_reap", || {
         // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
         unsafe { arena("vmem_qcache_reap", vmp, &"") }.reap_caches();
+        if let Some(trace) = trace::on() {
+            trace.reap(vmp);
+        }
     })
 }

@@ -68,6 +68,7 @@ mod process;
 mod ptr;
 mod registry;
 mod source;
+mod trace;
 
 pub use api::*;
 pub use flags::{

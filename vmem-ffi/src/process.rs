@@ -227,7 +227,12 @@ pub unsafe extern "C" fn vmem_init(
 /// `vmem_reap`). Deferred, not skipped, when called from inside a populate.
 #[no_mangle]
 pub extern "C" fn vmem_reap() {
-    guard("vmem_reap", vmem_umem::reap);
+    guard("vmem_reap", || {
+        vmem_umem::reap();
+        if let Some(trace) = crate::trace::on() {
+            trace.reap_all();
+        }
+    });
 }
 
 /// Periodic maintenance of every arena (libumem's `vmem_update`): hash
@@ -286,12 +291,16 @@ pub unsafe extern "C" fn _vmem_extend_alloc(
         });
         // SAFETY: NULL (which aborts) or a live arena (our contract).
         let vm = unsafe { arena("_vmem_extend_alloc", vmp, &args) };
-        match vm.arena().extend_alloc(vaddr as usize, size, alloc) {
+        let addr = match vm.arena().extend_alloc(vaddr as usize, size, alloc) {
             Ok(addr) => addr as *mut c_void,
             Err(err) => match Failure::of_core(err) {
                 Failure::NoRoom(_) | Failure::NeverFits(_) => null_mut(),
                 Failure::Bad(why) => refuse("_vmem_extend_alloc", vmp, vm, &args, &why),
             },
+        };
+        if let Some(trace) = crate::trace::on() {
+            trace.extend(vmp, vaddr as usize, size, alloc, addr as usize);
         }
+        addr
     })
 }

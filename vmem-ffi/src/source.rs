@@ -3,6 +3,7 @@
 
 use core::ffi::{c_int, c_void};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Mutex;
 
 use vmem_core::{Arena, Reclaim, Source, Wait};
@@ -73,6 +74,9 @@ pub(crate) struct CSource {
     arena_quantum: usize,
     /// Carved span start -> (start, size) the C function returned.
     carved: Mutex<HashMap<usize, (usize, usize)>>,
+    /// The handle of the arena this is the source of (set once it exists),
+    /// for the trace's `import` lines.
+    owner: AtomicPtr<Vmem>,
 }
 
 // SAFETY: the fields are function pointers (code addresses, callable from
@@ -100,7 +104,13 @@ impl CSource {
             source_quantum,
             arena_quantum,
             carved: Mutex::new(HashMap::new()),
+            owner: AtomicPtr::new(core::ptr::null_mut()),
         }
+    }
+
+    /// Records the handle of the arena this is the source of.
+    pub(crate) fn set_owner(&self, vmp: *mut Vmem) {
+        self.owner.store(vmp, Ordering::Release);
     }
 
     /// One call of the C import function: `(start, size)` or `None`.
@@ -161,6 +171,26 @@ impl core::fmt::Debug for CSource {
 
 impl Source for CSource {
     fn import(&self, size: usize, align: usize, wait: Wait) -> Option<(usize, usize)> {
+        let span = self.import_span(size, align, wait);
+        if let (Some((start, size)), Some(trace)) = (span, crate::trace::on()) {
+            trace.import(self.owner.load(Ordering::Acquire), start, size);
+        }
+        span
+    }
+
+    fn release(&self, start: usize, size: usize) {
+        self.release_span(start, size);
+    }
+
+    fn quantum(&self) -> usize {
+        self.source_quantum
+    }
+}
+
+impl CSource {
+    /// A span for the arena: what the C import function returned, or an
+    /// aligned part carved out of a larger import.
+    fn import_span(&self, size: usize, align: usize, wait: Wait) -> Option<(usize, usize)> {
         let vmflag = import_vmflag(wait);
         let unit = align.max(self.arena_quantum);
         let (start, got) = self.call(size, align, vmflag)?;
@@ -207,7 +237,9 @@ impl Source for CSource {
         }
     }
 
-    fn release(&self, start: usize, size: usize) {
+    /// Gives a span back through the C free function: the whole import it
+    /// was carved from, if it was.
+    fn release_span(&self, start: usize, size: usize) {
         let whole = self
             .carved
             .lock()
@@ -215,10 +247,6 @@ impl Source for CSource {
             .remove(&start);
         let (start, size) = whole.unwrap_or((start, size));
         self.free_raw(start, size);
-    }
-
-    fn quantum(&self) -> usize {
-        self.source_quantum
     }
 }
 

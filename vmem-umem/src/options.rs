@@ -7,7 +7,7 @@
 //! | `backend` | `mmap`, `sbrk` | `mmap` | where the heap's memory comes from |
 //! | `update_interval` | seconds, `0` for none | `15` | period of the maintenance thread ([`crate::update`]) |
 //! | `mtbf` | `N` | `0` (off) | inject one failure in `N` no-sleep allocations of every arena |
-//! | `trace` | a path | none | parsed and kept in [`Options::trace`]; the C layer does not write the trace yet |
+//! | `trace` | a path | none | the C layer (`vmem-ffi`) appends every call that changes an arena to the file, as a `vmem-cli` scenario that replays it |
 //! | `report` | a path, or `stderr` | none | at exit, the `vmem-cli stat` table of every arena of the process ([`crate::report`]) |
 //!
 //! A malformed option is reported once on standard error, with the option
@@ -51,7 +51,7 @@ pub struct Options {
     pub update_interval: Option<Duration>,
     /// Process-wide fault injection (0: off).
     pub mtbf: u32,
-    /// The trace file, if any (parsed; not written yet).
+    /// The trace file, if any: the C layer appends its calls to it.
     pub trace: Option<PathBuf>,
     /// Where the exit report goes, if anywhere ([`crate::report`]).
     pub report: Option<Report>,

@@ -125,6 +125,10 @@ pub struct ArenaDecl {
     pub import_quantum: Option<usize>,
     /// Cap on imported bytes (0: none).
     pub limit: usize,
+    /// `imports=trace`: the arena imports, and each import returns the next
+    /// span given to it by an `import` statement (how a recorded trace
+    /// replays an arena whose source was a C function).
+    pub scripted: bool,
     /// Line of the declaration.
     pub line: u32,
 }
@@ -169,8 +173,40 @@ pub enum Op {
     Extend(Box<ExtendOp>),
     /// `reap NAME`: empty the arena's quantum caches.
     Reap(usize),
+    /// `import NAME BASE SIZE`: the span the next import of an
+    /// `imports=trace` arena returns.
+    Import {
+        /// The arena.
+        arena: usize,
+        /// Span start.
+        base: usize,
+        /// Span size.
+        size: usize,
+    },
+    /// `destroy NAME` (`vmem_destroy`): reaps the arena's caches and
+    /// destroys it; it must have no live child.
+    Destroy(usize),
     /// `print [NAME]`: record a walk of one arena (or all) at this point.
     Print(Option<usize>),
+}
+
+impl Op {
+    /// The arena the statement names, if it names one (`a` names the first;
+    /// `free LABEL` and `print` of every arena name none).
+    pub fn arena(&self) -> Option<usize> {
+        match self {
+            Op::Arena(_) | Op::Free(_) | Op::Print(None) => None,
+            Op::Quick { .. } => Some(0),
+            Op::Add { arena, .. }
+            | Op::FreeAt { arena, .. }
+            | Op::Import { arena, .. }
+            | Op::Reap(arena)
+            | Op::Destroy(arena)
+            | Op::Print(Some(arena)) => Some(*arena),
+            Op::Alloc(op) => Some(op.arena),
+            Op::Extend(op) => Some(op.arena),
+        }
+    }
 }
 
 /// An `extend` statement.

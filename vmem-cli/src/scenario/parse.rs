@@ -28,11 +28,11 @@ const NAME_MAX: usize = vmem_core::NAME_CAPACITY;
 
 /// The keys an `arena` declaration takes, for "expected ..." messages.
 const ARENA_KEYS: &str =
-    "`base=`, `size=`, `quantum=`, `source=`, `qcache_max=`, `import_quantum=` or `limit=`";
+    "`base=`, `size=`, `quantum=`, `source=`, `imports=trace`, `qcache_max=`, `import_quantum=` or `limit=`";
 
 /// The statements, for "expected ..." messages.
 const STATEMENTS: &str =
-    "a statement (`arena`, `add`, `alloc`, `xalloc`, `free`, `extend`, `reap`, `print`, `a`, `f`)";
+    "a statement (`arena`, `add`, `alloc`, `xalloc`, `free`, `extend`, `reap`, `import`, `destroy`, `print`, `a`, `f`)";
 
 /// One whitespace-separated word and its 1-based column.
 #[derive(Clone, Copy, Debug)]
@@ -629,6 +629,8 @@ impl Parser {
             "free" | "f" => self.free(line, keyword),
             "extend" => self.extend(line),
             "reap" => self.reap(line),
+            "import" => self.import(line),
+            "destroy" => self.destroy(line),
             "print" | "walk" => self.print(line),
             _ => Err(self.expected(line, STATEMENTS, Some(keyword))),
         }
@@ -783,6 +785,34 @@ impl Parser {
         Ok(Pending::Done(Op::Reap(arena)))
     }
 
+    /// `import NAME BASE SIZE`, for an arena declared `imports=trace`.
+    fn import<'a>(&self, line: &mut Line<'a, '_>) -> Result<Pending<'a>, ScriptError> {
+        let at = line.peek();
+        let arena = self.arena_ref(line)?;
+        if !self.arenas[arena].scripted {
+            let t = at.expect("an arena name was parsed");
+            return Err(self.error_at(
+                line,
+                t,
+                format!(
+                    "arena `{}` does not take its imports from the script (declare it with `imports=trace`)",
+                    t.text
+                ),
+            ));
+        }
+        let base = self.number(line, "the imported span's base address")?;
+        let size = self.number(line, "the imported span's size")?;
+        self.end(line)?;
+        Ok(Pending::Done(Op::Import { arena, base, size }))
+    }
+
+    /// `destroy NAME`.
+    fn destroy<'a>(&self, line: &mut Line<'a, '_>) -> Result<Pending<'a>, ScriptError> {
+        let arena = self.arena_ref(line)?;
+        self.end(line)?;
+        Ok(Pending::Done(Op::Destroy(arena)))
+    }
+
     /// `print [NAME]` (or `walk`).
     fn print<'a>(&self, line: &mut Line<'a, '_>) -> Result<Pending<'a>, ScriptError> {
         let arena = if line.peek().is_some() {
@@ -820,6 +850,7 @@ impl Parser {
             qcache_max: 0,
             import_quantum: None,
             limit: 0,
+            scripted: false,
             line: line.number,
         };
         let mut keys = ArenaKeys::default();
@@ -895,7 +926,22 @@ impl Parser {
                 decl.limit = self.value_number(line, kv)?;
                 keys.limit = Some(kv);
             }
-            "source" => decl.source = Some(self.source_arena(line, kv)?),
+            "source" => {
+                decl.source = Some(self.source_arena(line, kv)?);
+                keys.source = Some(kv);
+            }
+            "imports" if kv.value == "trace" => {
+                decl.scripted = true;
+                keys.imports = Some(kv);
+            }
+            "imports" => {
+                return Err(self.error(
+                    line,
+                    kv.value_col,
+                    kv.value_width(),
+                    format!("expected `imports=trace`, found `imports={}`", kv.value),
+                ))
+            }
             _ => return Err(self.expected(line, ARENA_KEYS, Some(kv.token))),
         }
         Ok(())
@@ -972,14 +1018,25 @@ impl Parser {
         Ok(())
     }
 
-    /// `limit=` and `import_quantum=` only mean something with a source.
+    /// `limit=` and `import_quantum=` only mean something with a source
+    /// (an arena or the script), and an arena has one source at most.
     fn check_import_keys(
         &self,
         line: &Line<'_, '_>,
         decl: &ArenaDecl,
         keys: &ArenaKeys<'_>,
     ) -> Result<(), ScriptError> {
-        if decl.source.is_some() {
+        if let (Some(_), Some(imports)) = (keys.source, keys.imports) {
+            return Err(self.error_at(
+                line,
+                imports.token,
+                format!(
+                    "arena `{}` has both `source=` and `imports=trace`: an arena has one source",
+                    decl.name
+                ),
+            ));
+        }
+        if decl.source.is_some() || decl.scripted {
             return Ok(());
         }
         let Some(kv) = keys.limit.or(keys.import_quantum) else {
@@ -989,7 +1046,7 @@ impl Parser {
             line,
             kv.token,
             format!(
-                "arena `{}` has `{}=` but no `source=`: it only applies to what an arena imports",
+                "arena `{}` has `{}=` but no `source=` (or `imports=trace`): it only applies to what an arena imports",
                 decl.name, kv.key
             ),
         ))
@@ -1076,6 +1133,8 @@ struct ArenaKeys<'a> {
     size: Option<(usize, KeyValue<'a>)>,
     limit: Option<KeyValue<'a>>,
     import_quantum: Option<KeyValue<'a>>,
+    source: Option<KeyValue<'a>>,
+    imports: Option<KeyValue<'a>>,
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! Running a [`Script`] against real arenas.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use vmem_core::{AllocFlags, Arena, Policy, Segment, SegmentKind, SegmentTypes, Stats};
+use vmem_core::{
+    AllocFlags, Arena, Policy, Segment, SegmentKind, SegmentTypes, Source, Stats, Wait,
+};
 use vmem_slab::{CacheStats, CachedArena, SlabError};
 
 use super::{AllocOp, ArenaDecl, ExtendOp, Label, Names, Op, Script, ScriptError, Statement};
@@ -90,8 +92,35 @@ struct Direct {
 pub struct ArenaState {
     /// Its declaration.
     pub decl: ArenaDecl,
-    /// The arena and its quantum caches (none when `qcache_max` is 0).
+    /// The arena and its quantum caches (none when `qcache_max` is 0); an
+    /// empty arena of the same name once destroyed.
     pub cached: Arc<CachedArena>,
+    /// The spans its next imports return, for an `imports=trace` arena.
+    script: Option<Arc<ScriptedSource>>,
+    /// The line of its `destroy`, once destroyed.
+    pub destroyed: Option<u32>,
+}
+
+/// The source of an `imports=trace` arena: each import returns the next
+/// span an `import` statement queued (or fails when none is queued), and
+/// a release gives nothing back (in a recorded trace, the source's own
+/// frees are statements of their own).
+#[derive(Debug)]
+struct ScriptedSource {
+    quantum: usize,
+    spans: Mutex<VecDeque<(usize, usize)>>,
+}
+
+impl Source for ScriptedSource {
+    fn import(&self, _size: usize, _align: usize, _wait: Wait) -> Option<(usize, usize)> {
+        self.spans.lock().expect("not poisoned").pop_front()
+    }
+
+    fn release(&self, _start: usize, _size: usize) {}
+
+    fn quantum(&self) -> usize {
+        self.quantum
+    }
 }
 
 /// Everything a walk or stat prints about one arena, captured at one moment.
@@ -191,9 +220,13 @@ impl World {
         view(&self.arenas, state)
     }
 
-    /// Snapshots of every arena, in declaration order.
+    /// Snapshots of every arena not destroyed, in declaration order.
     pub fn views(&self) -> Vec<ArenaView> {
-        self.arenas.iter().map(|a| view(&self.arenas, a)).collect()
+        self.arenas
+            .iter()
+            .filter(|a| a.destroyed.is_none())
+            .map(|a| view(&self.arenas, a))
+            .collect()
     }
 }
 
@@ -443,6 +476,17 @@ impl<'o> Runner<'o> {
 
     /// One statement, by kind.
     fn execute(&mut self, names: &dyn Names, st: &Statement) -> Result<Outcome, ScriptError> {
+        if let Some(arena) = st.op.arena() {
+            if let Some(line) = self.arenas.get(arena).and_then(|a| a.destroyed) {
+                let name = &self.arenas[arena].decl.name;
+                return Err(self.error(
+                    names,
+                    st,
+                    format!("arena `{name}` was destroyed at line {line}"),
+                    None,
+                ));
+            }
+        }
         match &st.op {
             Op::Arena(index) => self.create_arena(names, st, *index),
             Op::Add { arena, base, size } => Ok(self.add(*arena, *base, *size)),
@@ -455,6 +499,17 @@ impl<'o> Runner<'o> {
                 self.arenas[*arena].cached.reap();
                 Ok(Outcome::Ok)
             }
+            Op::Import { arena, base, size } => {
+                let script = self.arenas[*arena].script.as_ref();
+                let script = script.expect("the parser lets only imports=trace arenas import");
+                script
+                    .spans
+                    .lock()
+                    .expect("not poisoned")
+                    .push_back((*base, *size));
+                Ok(Outcome::Ok)
+            }
+            Op::Destroy(arena) => Ok(self.destroy(st, *arena)),
             Op::Print(which) => {
                 self.print(st, *which);
                 Ok(Outcome::Ok)
@@ -471,16 +526,47 @@ impl<'o> Runner<'o> {
     ) -> Result<Outcome, ScriptError> {
         let decl = names.arena(index);
         match self.create(decl) {
-            Ok(cached) => {
+            Ok((cached, script)) => {
                 self.arenas.push(ArenaState {
                     decl: decl.clone(),
                     cached,
+                    script,
+                    destroyed: None,
                 });
                 self.report.peak_in_use.push(0);
                 Ok(Outcome::Ok)
             }
             Err(err) => Err(self.error(names, st, format!("cannot create arena: {err}"), None)),
         }
+    }
+
+    /// `destroy`: refused while a child that imports from it lives; then
+    /// its caches are reaped and the arena dropped, which gives its wholly
+    /// free imported spans back to its source. Allocations still in it are
+    /// leaked, as `vmem_destroy` leaks them.
+    fn destroy(&mut self, st: &Statement, arena: usize) -> Outcome {
+        let name = self.arenas[arena].decl.name.clone();
+        if let Some(child) = self
+            .arenas
+            .iter()
+            .find(|a| a.decl.source == Some(arena) && a.destroyed.is_none())
+        {
+            return Outcome::Failed(format!(
+                "destroy refused: arena `{}` still imports from `{name}`; destroy it first",
+                child.decl.name
+            ));
+        }
+        let empty = Arena::builder(&name)
+            .quantum(self.arenas[arena].decl.quantum)
+            .build()
+            .expect("an arena with the quantum of one already built");
+        let state = &mut self.arenas[arena];
+        let destroyed = std::mem::replace(&mut state.cached, Arc::new(CachedArena::new(empty, 0)));
+        state.destroyed = Some(st.line);
+        state.script = None;
+        destroyed.reap();
+        drop(destroyed);
+        Outcome::Ok
     }
 
     /// `add`.
@@ -538,6 +624,19 @@ impl<'o> Runner<'o> {
     ) -> Result<Outcome, ScriptError> {
         let name = names.label(label);
         match self.slots[label.0 as usize] {
+            Slot::Live(live) if self.arenas[live.arena as usize].destroyed.is_some() => {
+                let arena = &self.arenas[live.arena as usize];
+                Err(self.error(
+                    names,
+                    st,
+                    format!(
+                        "label `{name}` was allocated from arena `{}`, destroyed at line {}",
+                        arena.decl.name,
+                        arena.destroyed.expect("checked")
+                    ),
+                    None,
+                ))
+            }
             Slot::Live(live) => Ok(match self.release(&live) {
                 Ok(()) => {
                     self.slots[label.0 as usize] = Slot::Freed(st.line);
@@ -689,7 +788,12 @@ impl<'o> Runner<'o> {
         }
         let views = match which {
             Some(i) => vec![view(&self.arenas, &self.arenas[i])],
-            None => self.arenas.iter().map(|a| view(&self.arenas, a)).collect(),
+            None => self
+                .arenas
+                .iter()
+                .filter(|a| a.destroyed.is_none())
+                .map(|a| view(&self.arenas, a))
+                .collect(),
         };
         self.prints.push(Printed {
             line: st.line,
@@ -751,12 +855,29 @@ impl<'o> Runner<'o> {
         }
     }
 
-    fn create(&self, decl: &ArenaDecl) -> Result<Arc<CachedArena>, vmem_core::Error> {
+    /// The arena of `decl`, and its scripted source if it has one.
+    #[allow(
+        clippy::type_complexity,
+        reason = "the two halves of one new arena, used once"
+    )]
+    fn create(
+        &self,
+        decl: &ArenaDecl,
+    ) -> Result<(Arc<CachedArena>, Option<Arc<ScriptedSource>>), vmem_core::Error> {
         let mut builder = Arena::builder(&decl.name)
             .quantum(decl.quantum)
             .limit(decl.limit);
         if let Some(source) = decl.source {
             builder = builder.source(self.arenas[source].cached.clone());
+        }
+        let script = decl.scripted.then(|| {
+            Arc::new(ScriptedSource {
+                quantum: decl.import_quantum.unwrap_or(decl.quantum),
+                spans: Mutex::new(VecDeque::new()),
+            })
+        });
+        if let Some(script) = &script {
+            builder = builder.source(script.clone() as Arc<dyn Source>);
         }
         if let Some(q) = decl.import_quantum {
             builder = builder.import_quantum(q);
@@ -767,10 +888,7 @@ impl<'o> Runner<'o> {
         let arena = builder.build()?;
         // One magazine slot per cache: the addresses the quantum caches hand
         // out then depend only on the script, never on the CPU it runs on.
-        Ok(Arc::new(CachedArena::with_slots(
-            arena,
-            decl.qcache_max,
-            DETERMINISTIC_SLOTS,
-        )))
+        let cached = CachedArena::with_slots(arena, decl.qcache_max, DETERMINISTIC_SLOTS);
+        Ok((Arc::new(cached), script))
     }
 }

@@ -293,6 +293,12 @@ impl Arena {
 
     // ----- inspection -----------------------------------------------------------------
 
+    /// The import quantum: every span it imports is a multiple of it (the
+    /// builder's `import_quantum`, by default the source's quantum).
+    pub fn import_quantum(&self) -> usize {
+        self.import_quantum
+    }
+
     /// Whether `[addr, addr + size)` lies inside one span of the arena.
     pub fn contains(&self, addr: usize, size: usize) -> bool {
         let mut state = self.state.lock();
