@@ -148,6 +148,12 @@ impl World {
             // SAFETY: the world is 'static: its arenas are never dropped.
             unsafe { registry::register(arena as *const dyn Managed) };
         }
+        // The caches' automatic reaps obey reap deferral (docs/process.md
+        // §3). Only a program that installed a gate of its own first
+        // keeps it.
+        if vmem_slab::set_reap_gate(crate::maintenance::reap_gate).is_err() {
+            tracing::warn!("vmem: a reap gate was installed already; caches' automatic reaps are not deferred during populates");
+        }
         if let Some(interval) = self.options.update_interval {
             crate::maintenance::start_updater(interval);
         }
