@@ -57,6 +57,7 @@ mod fork;
 mod maintenance;
 mod options;
 pub mod pages;
+pub mod populate;
 pub mod registry;
 pub mod report;
 mod world;

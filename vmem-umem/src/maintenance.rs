@@ -58,13 +58,18 @@ pub fn populating<R>(f: impl FnOnce() -> R) -> R {
                 d.set(d.get() - 1);
                 d.get()
             });
+            crate::populate::left(depth);
             if depth == 0 && REAP_PENDING.with(|p| p.replace(false)) {
                 tracing::debug!("populate ended: running the deferred reap");
                 reap();
             }
         }
     }
-    POPULATING.with(|d| d.set(d.get() + 1));
+    let depth = POPULATING.with(|d| {
+        d.set(d.get() + 1);
+        d.get()
+    });
+    crate::populate::entered(depth);
     let _leave = Leave;
     f()
 }
