@@ -19,6 +19,7 @@ use crate::cpu;
 use crate::depot::{Depot, CONTENTION_THRESHOLD};
 use crate::directory::{Directory, SlabHint, CACHED, FREE, OUT};
 use crate::error::{BadFreeReason, ConfigReason, SlabError};
+use crate::gate;
 use crate::magazine::{Magazine, MAGAZINE_SIZES};
 use crate::slab::SlabLayer;
 use crossbeam_utils::CachePadded;
@@ -78,6 +79,22 @@ pub struct CacheStats {
     /// Bytes of the object directory (slab tables and one state byte per
     /// object), the price of checking every free.
     pub directory_bytes: usize,
+}
+
+/// Work a depot visit leaves for after the CPU slot lock is dropped.
+#[derive(Debug, Default, Clone, Copy)]
+struct AfterDepot {
+    /// A working-set update is due.
+    update: bool,
+    /// The cache owes a deferred reap (see [`ObjectCache::reap_owed`]).
+    owed_reap: bool,
+}
+
+impl AfterDepot {
+    #[inline]
+    fn any(self) -> bool {
+        self.update | self.owed_reap
+    }
 }
 
 /// One CPU's magazines and counters, under that CPU's slot lock.
@@ -223,6 +240,7 @@ impl CacheBuilder {
             depot_contention: AtomicU64::new(0),
             resizes: AtomicU64::new(0),
             resizing: AtomicBool::new(false),
+            reap_owed: AtomicBool::new(false),
             slabs: Mutex::new(SlabLayer::new(object_size, slab_size)),
             directory: Directory::new(slab_align, quantum, object_size, slab_size),
             slab_allocs: AtomicU64::new(0),
@@ -254,6 +272,8 @@ pub struct ObjectCache {
     depot_contention: AtomicU64,
     resizes: AtomicU64,
     resizing: AtomicBool,
+    /// An automatic reap was deferred by the reap gate and has not run yet.
+    reap_owed: AtomicBool,
     slabs: Mutex<SlabLayer>,
     slab_allocs: AtomicU64,
     slabs_created: AtomicU64,
@@ -327,7 +347,7 @@ impl ObjectCache {
     /// (wait mode, panic on failure; the policy is the arena's instant-fit).
     #[inline]
     pub fn alloc_with(&self, flags: AllocFlags) -> Result<usize, SlabError> {
-        let mut update = false;
+        let mut after = AfterDepot::default();
         {
             let mut cpu = self.slots[cpu::current() & self.slot_mask].lock();
             cpu.allocs += 1;
@@ -337,20 +357,32 @@ impl ObjectCache {
                     self.hand_out(object, &mut cpu.hint);
                     return Ok(object);
                 }
-                if let Some(object) = self.alloc_miss(&mut cpu, &mut update) {
+                if let Some(object) = self.alloc_miss(&mut cpu, &mut after) {
                     self.hand_out(object, &mut cpu.hint);
                     drop(cpu);
-                    if update {
-                        self.update();
+                    if after.any() {
+                        self.after_depot(after);
                     }
                     return Ok(object);
                 }
             }
         }
-        if update {
-            self.update();
+        if after.any() {
+            self.after_depot(after);
         }
         self.slab_alloc(flags)
+    }
+
+    /// What a depot visit left to do, with no CPU slot lock held: the
+    /// working-set update, then a reap the cache owes.
+    #[cold]
+    fn after_depot(&self, after: AfterDepot) {
+        if after.update {
+            self.update();
+        }
+        if after.owed_reap && self.reap_owed.load(Ordering::Relaxed) {
+            self.auto_reap("a deferred reap is owed");
+        }
     }
 
     /// Marks a cached or freshly carved object as with a user.
@@ -365,12 +397,13 @@ impl ObjectCache {
     /// Swap with the previous magazine, or trade an empty for a full one at
     /// the depot.
     #[cold]
-    fn alloc_miss(&self, cpu: &mut CpuCache, update: &mut bool) -> Option<usize> {
+    fn alloc_miss(&self, cpu: &mut CpuCache, after: &mut AfterDepot) -> Option<usize> {
         if !cpu.previous.is_empty() {
             core::mem::swap(&mut cpu.loaded, &mut cpu.previous);
             cpu.hits += 1;
             return cpu.loaded.pop();
         }
+        after.owed_reap = self.reap_owed.load(Ordering::Relaxed);
         let mut depot = self.lock_depot();
         let full = depot.full.pop()?;
         depot.allocs += 1;
@@ -379,7 +412,7 @@ impl ObjectCache {
         if empty.capacity() == self.magazine_size.load(Ordering::Relaxed) {
             depot.empty.push(empty);
         }
-        *update = depot.tick();
+        after.update = depot.tick();
         drop(depot);
         cpu.loaded.pop()
     }
@@ -397,7 +430,7 @@ impl ObjectCache {
         if !self.magazines {
             return self.audited_free(object);
         }
-        let mut update = false;
+        let mut after = AfterDepot::default();
         {
             let mut cpu = self.slots[cpu::current() & self.slot_mask].lock();
             let Some((state, value)) = self.directory.object_hinted(object, &mut cpu.hint) else {
@@ -411,11 +444,11 @@ impl ObjectCache {
             cpu.frees += 1;
             match cpu.loaded.push(object) {
                 Ok(()) => cpu.hits += 1,
-                Err(object) => self.free_miss(&mut cpu, object, &mut update),
+                Err(object) => self.free_miss(&mut cpu, object, &mut after),
             }
         }
-        if update {
-            self.update();
+        if after.any() {
+            self.after_depot(after);
         }
         if self.arena.has_sleepers() {
             self.wake_sleepers();
@@ -425,21 +458,22 @@ impl ObjectCache {
 
     /// An allocation of the arena is asleep waiting for room: hand every
     /// cached object back, so wholly free slabs return to the arena and its
-    /// free wakes the sleeper (see `Arena::has_sleepers`).
+    /// free wakes the sleeper (see `Arena::has_sleepers`). An automatic
+    /// reap: the reap gate may defer it.
     #[cold]
     fn wake_sleepers(&self) {
-        tracing::debug!(cache = %self.name, "arena has sleepers: reaping");
-        self.reap();
+        self.auto_reap("the arena has sleepers");
     }
 
     #[cold]
-    fn free_miss(&self, cpu: &mut CpuCache, object: usize, update: &mut bool) {
+    fn free_miss(&self, cpu: &mut CpuCache, object: usize, after: &mut AfterDepot) {
         if cpu.previous.is_empty() && cpu.previous.capacity() != 0 {
             core::mem::swap(&mut cpu.loaded, &mut cpu.previous);
             cpu.hits += 1;
             cpu.loaded.push(object).expect("an empty magazine has room");
             return;
         }
+        after.owed_reap = self.reap_owed.load(Ordering::Relaxed);
         let size = self.magazine_size.load(Ordering::Relaxed);
         let mut depot = self.lock_depot();
         let empty = loop {
@@ -457,7 +491,7 @@ impl ObjectCache {
         if !full.is_empty() {
             depot.full.push(full);
         }
-        *update = depot.tick();
+        after.update = depot.tick();
         drop(depot);
         cpu.loaded.push(object).expect("a fresh magazine has room");
     }
@@ -533,7 +567,8 @@ impl ObjectCache {
     // ----- slab layer -----------------------------------------------------------------
 
     /// Takes an object from the slab layer, importing a slab if needed; on
-    /// an arena shortage reaps this cache and retries once.
+    /// an arena shortage reaps this cache (an automatic reap, which the
+    /// reap gate may defer) and retries once.
     fn slab_alloc(&self, flags: AllocFlags) -> Result<usize, SlabError> {
         let mut reaped = false;
         loop {
@@ -556,8 +591,7 @@ impl ObjectCache {
                         }
                         Err(_) if !reaped => {
                             reaped = true;
-                            tracing::debug!(cache = %self.name, "arena shortage: reaping, then retrying");
-                            self.reap();
+                            self.auto_reap("arena shortage, before the retry");
                             continue;
                         }
                         Err(source) => {
@@ -631,8 +665,21 @@ impl ObjectCache {
 
     /// Gives every cached object back to the slab layer, and every slab that
     /// becomes wholly free back to the arena. Objects held by users stay
-    /// theirs. Runs automatically when the arena cannot supply a slab.
+    /// theirs. Also pays a reap the cache owes ([`reap_owed`]).
+    ///
+    /// The cache also reaps by itself: when its arena cannot supply a slab,
+    /// when a free finds the arena with sleeping allocations, and after a
+    /// magazine resize ([`update`] reaps idle depot magazines too). Those
+    /// automatic reaps ask the process's reap gate first, which may defer
+    /// them ([`set_reap_gate`](crate::set_reap_gate)); an explicit call of
+    /// this method never is.
+    ///
+    /// [`reap_owed`]: ObjectCache::reap_owed
+    /// [`update`]: ObjectCache::update
     pub fn reap(&self) {
+        // Cleared first: an automatic reap deferred while this one runs
+        // owes a reap again.
+        self.reap_owed.store(false, Ordering::Relaxed);
         let mut magazines = Vec::new();
         for slot in self.slots.iter() {
             let mut cpu = slot.lock();
@@ -649,6 +696,35 @@ impl ObjectCache {
         self.destroy_magazines(magazines);
     }
 
+    /// An automatic reap (`why` says what started it): runs now, unless
+    /// the reap gate defers it, in which case the cache owes one.
+    #[cold]
+    pub(crate) fn auto_reap(&self, why: &'static str) {
+        if gate::defer_reap() {
+            self.owe_reap(why);
+        } else {
+            tracing::debug!(cache = %self.name, why, "automatic reap");
+            self.reap();
+        }
+    }
+
+    /// Records that a deferred automatic reap is owed.
+    #[cold]
+    pub(crate) fn owe_reap(&self, why: &'static str) {
+        self.reap_owed.store(true, Ordering::Relaxed);
+        tracing::debug!(cache = %self.name, why, "automatic reap deferred by the reap gate");
+    }
+
+    /// Whether the cache owes a reap: an automatic reap the reap gate
+    /// deferred ([`set_reap_gate`](crate::set_reap_gate)) that has not run
+    /// yet. It runs at the cache's next reap, explicit or automatic, its
+    /// next [`update`](ObjectCache::update) or its next magazine exchange
+    /// with the depot on a thread the gate lets reap, whichever comes
+    /// first.
+    pub fn reap_owed(&self) -> bool {
+        self.reap_owed.load(Ordering::Relaxed)
+    }
+
     fn destroy_magazines(&self, mut magazines: Vec<Magazine>) {
         let objects: Vec<usize> = magazines.iter_mut().flat_map(|m| m.drain()).collect();
         if !objects.is_empty() {
@@ -661,25 +737,40 @@ impl ObjectCache {
     /// and grows the magazine size if the depot lock was contended more
     /// than [`CONTENTION_THRESHOLD`] times. Runs automatically every
     /// [`UPDATE_INTERVAL`](crate::UPDATE_INTERVAL) depot exchanges.
+    ///
+    /// The reap of idle full magazines (and the purge after a resize) is an
+    /// automatic reap: the reap gate may defer it, and the cache then owes
+    /// a whole reap instead (see [`reap`](ObjectCache::reap)), which a
+    /// later update the gate lets reap pays. Idle *empty* magazines hold
+    /// no objects and are always dropped.
     pub fn update(&self) {
-        let (excess, grow) = {
+        let (excess_due, grow) = {
             let mut depot = self.lock_depot();
             depot.ops = 0;
             depot.full.update_working_set();
             depot.empty.update_working_set();
-            let excess = depot.full.take_excess();
             depot.empty.take_excess();
             let contention = self.depot_contention.load(Ordering::Relaxed);
             let grow = contention - depot.contention_seen > CONTENTION_THRESHOLD;
             depot.contention_seen = contention;
-            (excess, grow)
+            (depot.full.excess() != 0, grow)
         };
-        if !excess.is_empty() {
-            tracing::debug!(cache = %self.name, magazines = excess.len(), "working-set reap");
-            self.destroy_magazines(excess);
+        // The gate is asked with no lock held; the excess is taken after
+        // (what others did in between only makes it smaller).
+        if excess_due {
+            if gate::defer_reap() {
+                self.owe_reap("working-set update");
+            } else {
+                let excess = self.lock_depot().full.take_excess();
+                tracing::debug!(cache = %self.name, magazines = excess.len(), "working-set reap");
+                self.destroy_magazines(excess);
+            }
         }
         if grow && self.magazines {
             self.grow_magazines();
+        }
+        if self.reap_owed.load(Ordering::Relaxed) {
+            self.auto_reap("a deferred reap is owed");
         }
     }
 
@@ -696,7 +787,7 @@ impl ObjectCache {
             self.magazine_size.store(size, Ordering::Relaxed);
             self.resizes.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(cache = %self.name, rounds = size, "depot contended: magazine size grows");
-            self.reap();
+            self.auto_reap("magazine resize");
         }
         self.resizing.store(false, Ordering::Release);
     }

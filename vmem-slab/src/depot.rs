@@ -60,10 +60,16 @@ impl MagazineList {
         self.low = self.magazines.len();
     }
 
+    /// How many magazines [`take_excess`](MagazineList::take_excess)
+    /// would remove now.
+    pub(crate) fn excess(&self) -> usize {
+        self.reap_limit.min(self.low).min(self.magazines.len())
+    }
+
     /// Removes the magazines outside the working set (at most the reap
     /// limit, and no more than the list has not touched since).
     pub(crate) fn take_excess(&mut self) -> Vec<Magazine> {
-        let n = self.reap_limit.min(self.low).min(self.magazines.len());
+        let n = self.excess();
         self.reap_limit -= n;
         self.low -= n;
         // The bottom of the stack is the least recently used.

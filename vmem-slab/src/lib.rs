@@ -28,8 +28,17 @@
 //! - Optional **constructor and destructor** callbacks: magazines cache
 //!   constructed objects; objects are destroyed when they return to a slab.
 //! - **Reap** ([`ObjectCache::reap`]) returns every cached object to the
-//!   slab layer and every empty slab to the arena. It also runs when the
-//!   arena cannot supply a slab, before one retry.
+//!   slab layer and every empty slab to the arena. It also runs by itself:
+//!   when the arena cannot supply a slab (before one retry), when a free
+//!   finds the arena with sleeping allocations, and in the working-set
+//!   update (idle depot magazines, the purge after a magazine resize).
+//! - **Reap gate** ([`set_reap_gate`]): those automatic reaps first ask a
+//!   process-wide hook, set once by the layer above, whether they must
+//!   wait. `vmem-umem` installs one that defers them while the current
+//!   thread is inside a populate and runs them when the populate ends
+//!   (libumem's reap deferral). A deferred reap is owed, never skipped
+//!   ([`ObjectCache::reap_owed`]). With no gate, the crate used alone,
+//!   they run at once. The gate is asked only on those slow paths.
 //!
 //! ## Quantum caches
 //!
@@ -37,7 +46,7 @@
 //! quantum up to `qcache_max` (at most 16, [`MAX_QUANTUM_CACHES`]). Cached
 //! sizes cost a magazine pop; other sizes, `xalloc` and `xfree` go straight
 //! to the arena. The arena's reclaim hook reaps the caches before an
-//! allocation fails. A cached arena is also a [`Source`](vmem_core::Source)
+//! allocation fails (an automatic reap, under the reap gate). A cached arena is also a [`Source`](vmem_core::Source)
 //! for other arenas. Address 0 works like any other address.
 //!
 //! ## Example
@@ -80,6 +89,7 @@ mod cpu;
 mod depot;
 mod directory;
 mod error;
+mod gate;
 mod lockup;
 mod magazine;
 mod qcache;
@@ -88,6 +98,7 @@ mod slab;
 pub use cache::{CacheBuilder, CacheStats, Constructor, Destructor, ObjectCache};
 pub use depot::{CONTENTION_THRESHOLD, UPDATE_INTERVAL};
 pub use error::{BadFreeReason, ConfigReason, SlabError};
+pub use gate::{reap_gate, set_reap_gate, ReapGate};
 pub use lockup::{CacheLockup, CachedLockup};
 pub use magazine::MAGAZINE_SIZES;
 pub use qcache::{quantum_slab_size, CachedArena, MAX_QUANTUM_CACHES};

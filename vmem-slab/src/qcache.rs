@@ -15,6 +15,10 @@
 //! slabs are interchangeable in the arena). Slabs are larger than
 //! `qcache_max`, so importing one never loops back into the caches.
 //!
+//! The caches also reap by themselves (the arena's reclaim hook, slab
+//! shortages, sleepers, working-set updates); those automatic reaps ask the
+//! process's reap gate first (`gate.rs`, [`set_reap_gate`](crate::set_reap_gate)).
+//!
 //! Address 0 works like any other: objects are plain integers with their
 //! bookkeeping outside, and no value is reserved to mean "none" (FreeBSD's
 //! UMA must keep address 0 out of its quantum caches for that reason).
@@ -31,6 +35,8 @@ pub const MAX_QUANTUM_CACHES: usize = 16;
 
 /// The arena's reclaim hook: reap every quantum cache before an allocation
 /// fails. It holds the caches weakly, so the arena does not keep them alive.
+/// An automatic reap: the reap gate may defer it (`crate::gate`), and each
+/// cache then owes one.
 struct ReapQuantumCaches {
     caches: Weak<[ObjectCache]>,
 }
@@ -38,6 +44,12 @@ struct ReapQuantumCaches {
 impl Reclaim for ReapQuantumCaches {
     fn reclaim(&self, _arena: &Arena, size: usize) {
         if let Some(caches) = self.caches.upgrade() {
+            if crate::gate::defer_reap() {
+                for cache in caches.iter() {
+                    cache.owe_reap("arena shortage (reclaim hook)");
+                }
+                return;
+            }
             tracing::debug!(
                 size,
                 caches = caches.len(),
@@ -120,7 +132,9 @@ impl CachedArena {
     /// sizes below it, as libumem does.
     ///
     /// Installs a reclaim hook on the arena: an allocation the arena cannot
-    /// satisfy reaps the caches and retries once.
+    /// satisfy reaps the caches and retries once. That reap is automatic,
+    /// so the process's reap gate may defer it
+    /// ([`set_reap_gate`](crate::set_reap_gate)).
     pub fn new(arena: impl Into<Arc<Arena>>, qcache_max: usize) -> CachedArena {
         CachedArena::build(arena, qcache_max, None)
     }
@@ -266,7 +280,8 @@ impl CachedArena {
     }
 
     /// Reaps every quantum cache: cached objects go back to their slabs and
-    /// wholly free slabs back to the arena.
+    /// wholly free slabs back to the arena. An explicit reap, never
+    /// deferred; it pays any reap the caches owe.
     pub fn reap(&self) {
         self.caches.iter().for_each(ObjectCache::reap);
     }

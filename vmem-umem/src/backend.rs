@@ -241,6 +241,7 @@ impl SbrkTop {
         }
         let base = old as usize + pad;
         tracing::debug!(base, size = want, "sbrk: break moved");
+        crate::populate::note_import(crate::populate::Level::Top);
         self.top.add(base, want).is_ok()
     }
 }

@@ -21,7 +21,10 @@
 //! - **The arena list** ([`registry`]) and process-wide maintenance:
 //!   [`update`] (hash rescale, caches' working sets, waking sleepers), run
 //!   by an optional thread, and [`reap`], which drains every quantum cache
-//!   and is deferred while the calling thread is inside a populate.
+//!   and is deferred while the calling thread is inside a populate
+//!   ([`populating`]). The caches' own automatic reaps are deferred the
+//!   same way, through the reap gate ([`reap_gate`]) the world installs in
+//!   `vmem-slab`.
 //! - **Fork safety** ([`lockup`], [`release`], installed as `pthread_atfork`
 //!   handlers): a child never inherits a lock held by another thread.
 //! - **Options** ([`Options`], from `VMEM_OPTIONS` like libumem's
@@ -54,12 +57,13 @@ mod fork;
 mod maintenance;
 mod options;
 pub mod pages;
+pub mod populate;
 pub mod registry;
 pub mod report;
 mod world;
 
 pub use backend::Committed;
 pub use fork::{lockup, release};
-pub use maintenance::{in_populate, reap, start_updater, update};
+pub use maintenance::{in_populate, populating, reap, reap_gate, start_updater, update};
 pub use options::{Backend, OptionError, Options, Report, ENV_VAR};
 pub use world::{bootstrap_pool, get, init, tag_pool, world, InitError, World, RESERVE_CHUNK};

@@ -9,6 +9,15 @@
 //! middle of a populate must not start that from inside it. So a reap
 //! requested while the current thread is inside a populate is recorded and
 //! runs once the outermost populate ends: deferred, never skipped.
+//!
+//! The caches' own *automatic* reaps (`vmem-slab`: a slab shortage, the
+//! arena's reclaim hook, a free that finds sleepers, the working-set
+//! update) follow the same rule. `vmem-slab` cannot depend on this crate,
+//! so it asks a process-wide reap gate ([`vmem_slab::set_reap_gate`]),
+//! which [`World`](crate::World) installs when it starts: [`reap_gate`]
+//! answers "defer" inside a populate and records the pending reap exactly
+//! as [`reap`] does, so the deferred reap runs when the populate ends (and
+//! the cache also owes it, for a cache not on the registry).
 
 use std::cell::Cell;
 use std::sync::Once;
@@ -23,9 +32,25 @@ thread_local! {
     static REAP_PENDING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Runs `f` as a populate of the current thread: reaps requested meanwhile
-/// run after it.
-pub(crate) fn populating<R>(f: impl FnOnce() -> R) -> R {
+/// Runs `f` as a populate of the current thread: every reap requested
+/// meanwhile on this thread ([`reap`], the heap's reclaim hook, the
+/// caches' automatic reaps through the reap gate) waits, and runs once the
+/// outermost populate ends. Populates nest.
+///
+/// The process tag pool's page source runs each refill inside one. A page
+/// source of your own that allocates from vmem arenas (for a tag pool of
+/// your own) should do the same, so that no reap starts in the middle of
+/// it.
+///
+/// ```
+/// assert!(!vmem_umem::in_populate());
+/// let inside = vmem_umem::populating(|| {
+///     vmem_umem::reap(); // recorded, not run
+///     vmem_umem::in_populate()
+/// }); // the reap runs here
+/// assert!(inside && !vmem_umem::in_populate());
+/// ```
+pub fn populating<R>(f: impl FnOnce() -> R) -> R {
     struct Leave;
     impl Drop for Leave {
         fn drop(&mut self) {
@@ -33,13 +58,18 @@ pub(crate) fn populating<R>(f: impl FnOnce() -> R) -> R {
                 d.set(d.get() - 1);
                 d.get()
             });
+            crate::populate::left(depth);
             if depth == 0 && REAP_PENDING.with(|p| p.replace(false)) {
                 tracing::debug!("populate ended: running the deferred reap");
                 reap();
             }
         }
     }
-    POPULATING.with(|d| d.set(d.get() + 1));
+    let depth = POPULATING.with(|d| {
+        d.set(d.get() + 1);
+        d.get()
+    });
+    crate::populate::entered(depth);
     let _leave = Leave;
     f()
 }
@@ -53,9 +83,7 @@ pub fn in_populate() -> bool {
 /// (libumem's `vmem_reap`). Inside a populate of the current thread it is
 /// deferred until the populate ends (see the module docs).
 pub fn reap() {
-    if in_populate() {
-        REAP_PENDING.with(|p| p.set(true));
-        tracing::debug!("reap deferred: this thread is populating");
+    if defer_reap() {
         return;
     }
     tracing::debug!("reap of every quantum cache");
@@ -64,6 +92,27 @@ pub fn reap() {
             caches.reap();
         }
     });
+}
+
+/// Inside a populate of the current thread, records a reap for when the
+/// outermost one ends and returns true; otherwise false.
+fn defer_reap() -> bool {
+    if !in_populate() {
+        return false;
+    }
+    REAP_PENDING.with(|p| p.set(true));
+    tracing::debug!("reap deferred: this thread is populating");
+    true
+}
+
+/// The reap gate this crate installs in `vmem-slab`
+/// ([`vmem_slab::set_reap_gate`]) when the world starts: a cache's
+/// automatic reap asks it first. Inside a populate of the current thread
+/// it records a pending reap, which runs when the outermost populate ends
+/// (as for [`reap`]), and answers `true`: defer. Otherwise `false`: reap
+/// now.
+pub fn reap_gate() -> bool {
+    defer_reap()
 }
 
 /// Periodic maintenance of every registered arena (libumem's
@@ -111,5 +160,14 @@ mod tests {
         assert!(ran_inside, "deferred, not run, inside");
         assert!(!REAP_PENDING.with(Cell::get), "run at the outermost end");
         assert!(!in_populate());
+    }
+
+    #[test]
+    fn the_gate_defers_and_records_inside_a_populate_only() {
+        assert!(!reap_gate(), "outside a populate: reap now");
+        assert!(!REAP_PENDING.with(Cell::get));
+        let (deferred, pending) = populating(|| (reap_gate(), REAP_PENDING.with(Cell::get)));
+        assert!(deferred && pending);
+        assert!(!REAP_PENDING.with(Cell::get), "run when the populate ended");
     }
 }

@@ -43,6 +43,7 @@ unsafe impl PageSource for MmapPages {
         if p == libc::MAP_FAILED {
             return None;
         }
+        crate::populate::note_bootstrap_mapping();
         NonNull::new(p.cast())
     }
 

@@ -19,11 +19,12 @@
 
 use std::sync::{Arc, Once, OnceLock};
 
-use vmem_core::{Arena, ArenaBuilder, Error, Reclaim, Shared, Source, TagPool};
+use vmem_core::{Arena, ArenaBuilder, Error, Reclaim, Shared, Source, TagPool, Wait};
 
 use crate::backend::{page_size, Committed, MmapReserve, SbrkTop};
 use crate::options::{Backend, Options};
 use crate::pages::{MmapPages, SegPages};
+use crate::populate::{self, Level, OWN_ARENAS};
 use crate::registry::{self, Managed};
 
 /// Address space reserved from the system at a time (mmap backend).
@@ -80,6 +81,34 @@ impl Reclaim for ReapAll {
     }
 }
 
+/// A level's source, counting the level's imports made inside a populate
+/// (the observed side of [`crate::populate`]'s bound).
+struct Counted {
+    level: Level,
+    source: Shared<dyn Source>,
+}
+
+impl Counted {
+    fn wrap(level: Level, source: Shared<dyn Source>) -> Shared<dyn Source> {
+        Shared::Arc(Arc::new(Counted { level, source }))
+    }
+}
+
+impl Source for Counted {
+    fn import(&self, size: usize, align: usize, wait: Wait) -> Option<(usize, usize)> {
+        populate::note_import(self.level);
+        self.source.import(size, align, wait)
+    }
+
+    fn release(&self, start: usize, size: usize) {
+        self.source.release(start, size);
+    }
+
+    fn quantum(&self) -> usize {
+        self.source.quantum()
+    }
+}
+
 fn internal(name: &str) -> ArenaBuilder {
     Arena::builder(name).tag_pool(&BOOTSTRAP_POOL)
 }
@@ -93,7 +122,10 @@ impl World {
                     let top = Arc::new(
                         internal("mmap_top")
                             .quantum(page)
-                            .source(Arc::new(MmapReserve) as Arc<dyn Source>)
+                            .source(Counted::wrap(
+                                Level::Top,
+                                Shared::Arc(Arc::new(MmapReserve)),
+                            ))
                             .import_quantum(RESERVE_CHUNK)
                             .build()?,
                     );
@@ -108,20 +140,31 @@ impl World {
                     )
                 }
             };
-        let heap = Arc::new(internal("heap").quantum(page).source(heap_source).build()?);
+        let heap = Arc::new(
+            internal("heap")
+                .quantum(page)
+                .source(Counted::wrap(Level::Heap, heap_source))
+                .build()?,
+        );
         heap.set_reclaim(Some(Shared::Arc(Arc::new(ReapAll))));
         let committed = Arc::new(Committed::new(heap.clone(), commit));
         let internal_arena = Arc::new(
             internal("vmem_internal")
                 .quantum(page)
-                .source(committed.clone() as Arc<dyn Source>)
+                .source(Counted::wrap(
+                    Level::Internal,
+                    Shared::Arc(committed.clone() as Arc<dyn Source>),
+                ))
                 .build()?,
         );
         let child = |name: &str, quantum: usize| -> Result<Arc<Arena>, Error> {
             Ok(Arc::new(
                 internal(name)
                     .quantum(quantum)
-                    .source(internal_arena.clone() as Arc<dyn Source>)
+                    .source(Counted::wrap(
+                        Level::Seg,
+                        Shared::Arc(internal_arena.clone() as Arc<dyn Source>),
+                    ))
                     .import_quantum(page)
                     .build()?,
             ))
@@ -148,6 +191,12 @@ impl World {
             // SAFETY: the world is 'static: its arenas are never dropped.
             unsafe { registry::register(arena as *const dyn Managed) };
         }
+        // The caches' automatic reaps obey reap deferral (docs/process.md
+        // §3). Only a program that installed a gate of its own first
+        // keeps it.
+        if vmem_slab::set_reap_gate(crate::maintenance::reap_gate).is_err() {
+            tracing::warn!("vmem: a reap gate was installed already; caches' automatic reaps are not deferred during populates");
+        }
         if let Some(interval) = self.options.update_interval {
             crate::maintenance::start_updater(interval);
         }
@@ -159,8 +208,11 @@ impl World {
     }
 
     /// The hierarchy's own arenas, top first: `mmap_top` or `sbrk_top`,
-    /// `heap`, `vmem_internal`, `vmem_seg`, `vmem_hash`, `vmem_vmem`.
-    pub fn own_arenas(&self) -> [&dyn Managed; 6] {
+    /// `heap`, `vmem_internal`, `vmem_seg`, `vmem_hash`, `vmem_vmem`. The
+    /// first [`REFILL_LEVELS`](crate::populate::REFILL_LEVELS) are the
+    /// path of a refill of the process tag pool, top first
+    /// (`docs/process.md` §2).
+    pub fn own_arenas(&self) -> [&dyn Managed; OWN_ARENAS] {
         [
             &*self.top,
             &*self.heap,

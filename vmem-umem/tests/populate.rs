@@ -3,11 +3,32 @@
 //! from the bootstrap pool): no deadlock, no unbounded recursion, and no
 //! failure while the heap has room. Then process-wide update and reap.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use vmem_core::{AllocFlags, Arena, SegmentTypes};
 use vmem_slab::CachedArena;
+use vmem_umem::populate::{
+    populate_stats, PopulateStats, IMPORTS_PER_LEVEL, MAX_ARENA_OPS_PER_REFILL,
+    MAX_BOOTSTRAP_MAPPINGS_PER_REFILL, MAX_IMPORTS_PER_REFILL, MAX_POPULATE_DEPTH,
+};
 use vmem_umem::registry;
+
+/// Asserts one thread's populates stayed within the bound of
+/// `vmem_umem::populate`.
+fn within_the_bound(stats: &PopulateStats) {
+    assert!(stats.max_depth <= MAX_POPULATE_DEPTH, "{stats:?}");
+    assert!(
+        stats.max_imports_per_level <= IMPORTS_PER_LEVEL,
+        "{stats:?}"
+    );
+    assert!(stats.max_imports <= MAX_IMPORTS_PER_REFILL, "{stats:?}");
+    assert!(stats.max_arena_ops <= MAX_ARENA_OPS_PER_REFILL, "{stats:?}");
+    assert!(
+        stats.max_bootstrap_mappings <= MAX_BOOTSTRAP_MAPPINGS_PER_REFILL,
+        "{stats:?}"
+    );
+}
 
 #[test]
 fn concurrent_refills_never_fail_or_deadlock() {
@@ -26,9 +47,16 @@ fn concurrent_refills_never_fail_or_deadlock() {
             .build()
             .unwrap(),
     );
+    let populates = AtomicU64::new(0);
+    let deepest = AtomicU64::new(0);
+    // The most imports, arena operations and bootstrap mappings any one
+    // populate of any thread made: not zero, or the bound went untested.
+    let most = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+    let pages_before = vmem_umem::tag_pool().stats().pages;
     std::thread::scope(|s| {
         for t in 0..threads {
             let shared = shared.clone();
+            let (populates, deepest, most) = (&populates, &deepest, &most);
             s.spawn(move || {
                 let own = Arena::builder("own")
                     .quantum(8)
@@ -49,6 +77,40 @@ fn concurrent_refills_never_fail_or_deadlock() {
                     arena.free(addr, 8 * (1 + i % 5)).unwrap();
                 }
                 own.check().unwrap();
+                // Churn: the hash table of a fresh arena grows through every
+                // size and shrinks back each round, one page request to
+                // `vmem_seg` (a populate) per step, and `vmem_seg` gives
+                // its spans back once they are free, so later populates
+                // import again down the hierarchy.
+                let rounds = if cfg!(debug_assertions) { 40 } else { 150 };
+                for round in 0..rounds {
+                    let churn = Arena::builder("churn")
+                        .quantum(8)
+                        .span((t + 1) << 36 | 1 << 35, 1 << 30)
+                        .tag_pool(vmem_umem::tag_pool())
+                        .build()
+                        .unwrap();
+                    let n = 1000 + 100 * (round % 10);
+                    let addrs: Vec<usize> = (0..n)
+                        .map(|_| churn.alloc(8, AllocFlags::new()).unwrap())
+                        .collect();
+                    for addr in addrs {
+                        churn.free(addr, 8).unwrap();
+                    }
+                    churn.check().unwrap();
+                }
+                let stats = populate_stats();
+                within_the_bound(&stats);
+                populates.fetch_add(stats.populates, Ordering::Relaxed);
+                deepest.fetch_max(stats.max_depth as u64, Ordering::Relaxed);
+                let seen = [
+                    stats.max_imports,
+                    stats.max_arena_ops,
+                    stats.max_bootstrap_mappings,
+                ];
+                for (most, seen) in most.iter().zip(seen) {
+                    most.fetch_max(seen as u64, Ordering::Relaxed);
+                }
             });
         }
     });
@@ -56,9 +118,23 @@ fn concurrent_refills_never_fail_or_deadlock() {
     assert_eq!(shared.size(SegmentTypes::ALLOC), 0);
     let pool = vmem_umem::tag_pool().stats();
     assert!(pool.pages > 100, "{pool:?}");
-    world.seg_arena().check().unwrap();
-    world.internal_arena().check().unwrap();
-    world.heap().check().unwrap();
+    let populates = populates.into_inner();
+    let refills = (pool.pages - pages_before) / vmem_core::GROW_PAGES;
+    let deepest = deepest.into_inner();
+    let [imports, ops, growths] = most.map(AtomicU64::into_inner);
+    eprintln!(
+        "{threads} threads: {populates} populates ({refills} tag refills, the rest hash-table pages), \
+         nesting at most {deepest}; the worst one: {imports} imports, {ops} arena operations, {growths} bootstrap mappings"
+    );
+    assert!(
+        imports >= 1 && ops >= 2,
+        "some populate went down the hierarchy"
+    );
+    assert!(populates >= 1000, "thousands of populates: {populates}");
+    assert_eq!(deepest, MAX_POPULATE_DEPTH as u64);
+    for arena in world.own_arenas() {
+        arena.arena().check().unwrap();
+    }
 }
 
 #[test]
