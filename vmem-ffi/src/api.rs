@@ -170,19 +170,11 @@ pub(crate) fn create(
         qcache_max
     };
     arena.set_mtbf(vmem_umem::get().options().mtbf);
-    let mut vm = Vmem::with_source(arena, qcache_max, c_source.clone());
+    let mut vm = Box::new(Vmem::with_source(arena, qcache_max, c_source.clone()));
     if let Some(parent) = parent {
         vm.imports_from(parent);
     }
-    let Some(vmp) = ptr::into_handle(vm) else {
-        // No memory for the arena structure: as for boundary tags, NULL.
-        if let Some(parent) = parent {
-            // SAFETY: the parent is live (it was found on the list above)
-            // and `imports_from` counted this arena among its importers.
-            unsafe { Vmem::leave_parent(parent) };
-        }
-        return null_mut();
-    };
+    let vmp = ptr::into_handle(vm);
     if let Some(c_source) = &c_source {
         c_source.set_owner(vmp);
     }

@@ -11,11 +11,9 @@ use crate::source::{CReclaim, CSource, VmemReclaimFn};
 
 /// The arena behind a C `vmem_t *`.
 ///
-/// A `vmem_t *` is a `Vmem` that `vmem_create` or `vmem_xcreate` moved into
-/// memory from the process layer's `vmem_vmem` arena (libumem's arena for
-/// arena structures) and that `vmem_destroy` moves back out and drops; C
-/// only ever sees it as an opaque pointer (see `ptr.rs` for the
-/// conversions).
+/// A `vmem_t *` is a `Box<Vmem>` turned into a raw pointer by `vmem_create`
+/// or `vmem_xcreate` and turned back (and dropped) by `vmem_destroy`; C only
+/// ever sees it as an opaque pointer (see `ptr.rs` for the conversions).
 /// Inside is a `vmem_slab::CachedArena`: the arena plus its quantum caches,
 /// of which there are none when the arena was created with a `qcache_max`
 /// below its quantum (or with `VMC_NO_QCACHE`). Every operation takes

@@ -13,8 +13,7 @@
 //!
 //! ## Layering
 //!
-//! - A `vmem_t *` points at a [`Vmem`] in the process layer's `vmem_vmem`
-//!   arena (libumem's arena for arena structures): a `vmem_slab::CachedArena`, the
+//! - A `vmem_t *` is a `Box<`[`Vmem`]`>`: a `vmem_slab::CachedArena`, the
 //!   `vmem_core::Arena` with its quantum caches (none when `qcache_max` is
 //!   below the quantum). Every C pointer becomes a Rust reference in one
 //!   module (`ptr.rs`), one function per kind, each with its safety

@@ -18,7 +18,7 @@ use crate::source::{Import, VmemAllocFn, VmemFreeFn};
 /// The heap `vmem_heap_arena` hands out: its handle and its import and
 /// release functions.
 struct Heap {
-    /// The handle, as an address (in `vmem_vmem`, never destroyed).
+    /// The handle, as an address (a leaked `Box<Vmem>`, never destroyed).
     vmp: usize,
     alloc: VmemAllocFn,
     free: VmemFreeFn,
@@ -31,10 +31,9 @@ static HEAP: OnceLock<Heap> = OnceLock::new();
 /// process layer lists the heap arena itself.
 fn default_heap() -> Heap {
     let world = vmem_umem::get();
-    let vm = Vmem::new(world.heap().clone(), 0);
-    let vmp = ptr::into_handle(vm).expect("vmem_vmem has room for the heap's handle");
+    let vm = Box::new(Vmem::new(world.heap().clone(), 0));
     Heap {
-        vmp: vmp as usize,
+        vmp: ptr::into_handle(vm) as usize,
         alloc: Some(vmem_heap_alloc),
         free: Some(vmem_heap_free),
     }
@@ -54,7 +53,7 @@ pub(crate) fn heap_handle<'a>(vmp: *const Vmem) -> Option<&'a Vmem> {
     if !is_heap(vmp) {
         return None;
     }
-    // SAFETY: the heap handle is a handle never taken back.
+    // SAFETY: the heap handle is a leaked `Box<Vmem>`, never taken back.
     unsafe { ptr::vmem_ref(vmp) }
 }
 

@@ -32,7 +32,7 @@ impl Managed for Vmem {
 
 /// Puts a new handle on the list (at the end of its `vmem_create`).
 pub(crate) fn register(vmp: *mut Vmem) {
-    // SAFETY: a handle is a live `Vmem` until `vmem_destroy`, which
+    // SAFETY: a handle is a live `Box<Vmem>` until `vmem_destroy`, which
     // unregisters it before dropping it.
     unsafe { registry::register(vmp as *const Vmem as *const dyn Managed) };
 }
