@@ -317,19 +317,16 @@ pub unsafe extern "C" fn vmem_destroy(vmp: *mut Vmem) {
         let vm = unsafe { ptr::from_handle(vmp) };
         // Not in libumem, which frees the source and leaves the child to
         // release its spans into freed memory later.
-        match vm.importers() {
-            0 => {}
-            n => die(format_args!(
-                "vmem_destroy('{}'): {n} arena{} still import{} from it; destroy {} first",
-                vm.name(),
-                if n == 1 { "" } else { "s" },
-                if n == 1 { "s" } else { "" },
-                if n == 1 {
-                    "that child"
-                } else {
-                    "those children"
-                },
-            )),
+        let importers = vm.importers();
+        if importers != 0 {
+            let (arenas, import, whom) = match importers {
+                1 => ("arena", "imports", "that child"),
+                _ => ("arenas", "import", "those children"),
+            };
+            die(format_args!(
+                "vmem_destroy('{}'): {importers} {arenas} still {import} from it; destroy {whom} first",
+                vm.name()
+            ));
         }
         vm.reap_caches();
         let leaked = vm.arena().size(SegmentTypes::ALLOC);

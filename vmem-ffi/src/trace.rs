@@ -41,9 +41,9 @@ use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use vmem_core::Constraints;
+use vmem_core::{Constraints, Policy};
 
-use crate::flags::{VM_BESTFIT, VM_ENDALLOC, VM_FIRSTFIT, VM_NEXTFIT};
+use crate::flags::alloc_flags;
 use crate::handle::Vmem;
 
 /// Set once the trace file is open; cleared in a forked child. The one
@@ -144,26 +144,17 @@ fn scenario_name(name: &str) -> String {
 }
 
 /// ` policy=P` and ` end` for an allocation's `vmflag` (nothing for the
-/// default instant-fit).
-fn policy_words(vmflag: c_int) -> &'static str {
-    let end = vmflag & VM_ENDALLOC != 0;
-    let policy = if vmflag & VM_NEXTFIT != 0 {
-        " policy=next"
-    } else if vmflag & VM_BESTFIT != 0 {
-        " policy=best"
-    } else if vmflag & VM_FIRSTFIT != 0 {
-        " policy=first"
-    } else {
-        ""
+/// default instant-fit), read the way the allocation itself reads them.
+fn policy_words(vmflag: c_int) -> String {
+    let flags = alloc_flags(vmflag);
+    let policy = match flags.get_policy() {
+        Policy::InstantFit => "",
+        Policy::BestFit => " policy=best",
+        Policy::FirstFit => " policy=first",
+        Policy::NextFit => " policy=next",
     };
-    match (policy, end) {
-        ("", false) => "",
-        ("", true) => " end",
-        (" policy=next", true) => " policy=next end",
-        (" policy=best", true) => " policy=best end",
-        (" policy=first", true) => " policy=first end",
-        (p, _) => p,
-    }
+    let end = if flags.get_from_end() { " end" } else { "" };
+    format!("{policy}{end}")
 }
 
 impl Trace {
@@ -230,8 +221,11 @@ impl Trace {
 
     /// `vmem_destroy` (before the handle is freed).
     pub(crate) fn destroy(&self, vmp: *const Vmem) {
-        self.line(vmp, |name| format!("destroy {name}"));
-        self.with(|state| state.names.remove(&(vmp as usize)));
+        self.with(|state| {
+            if let Some((name, _)) = state.names.remove(&(vmp as usize)) {
+                let _ = state.file.write_all(format!("destroy {name}\n").as_bytes());
+            }
+        });
     }
 
     /// `vmem_alloc` and its result (0 for NULL).
@@ -264,7 +258,7 @@ impl Trace {
                 let _ = write!(words, " {key}={value:#x}");
             }
         }
-        words.push_str(policy_words(vmflag));
+        words.push_str(&policy_words(vmflag));
         self.line(vmp, |name| match addr {
             0 => format!("expect-fail xalloc {name} {size:#x}{words}"),
             _ => format!("xalloc {name} {size:#x}{words}  # {addr:#x}"),
@@ -340,6 +334,7 @@ mod tests {
 
     #[test]
     fn flags_become_policy_words() {
+        use crate::flags::{VM_BESTFIT, VM_ENDALLOC, VM_FIRSTFIT, VM_NEXTFIT};
         assert_eq!(policy_words(0), "");
         assert_eq!(policy_words(VM_BESTFIT), " policy=best");
         assert_eq!(policy_words(VM_FIRSTFIT | VM_ENDALLOC), " policy=first end");
