@@ -127,6 +127,7 @@ impl Committed {
     /// Allocates `size` bytes of committed memory aligned to `align`,
     /// waiting for room as `wait` says.
     pub fn alloc(&self, size: usize, align: usize, wait: Wait) -> Option<usize> {
+        crate::maintenance::updater_check();
         // The heap is an `Arena`, and an arena as a `Source` already picks
         // `alloc` or an aligned `xalloc`.
         let (addr, _) = Source::import(&*self.heap, size, align, wait)?;

@@ -64,6 +64,8 @@ mod world;
 
 pub use backend::Committed;
 pub use fork::{lockup, release};
-pub use maintenance::{in_populate, populating, reap, reap_gate, start_updater, update};
+pub use maintenance::{
+    in_populate, populating, reap, reap_gate, start_updater, update, updater_started, want_updater,
+};
 pub use options::{Backend, OptionError, Options, Report, ENV_VAR};
 pub use world::{bootstrap_pool, get, init, tag_pool, world, InitError, World, RESERVE_CHUNK};

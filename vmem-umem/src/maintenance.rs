@@ -1,6 +1,7 @@
 //! Process-wide maintenance: [`update`] (libumem's `vmem_update`), [`reap`]
 //! (libumem's `vmem_reap`) with its deferral while a populate is under way,
-//! and the optional thread that runs [`update`] periodically.
+//! and the optional thread that runs [`update`] periodically, which starts
+//! only once the process has other threads ([`want_updater`]).
 //!
 //! *Reap deferral.* Obtaining tag memory for an arena (a *populate*: the
 //! process tag pool taking a page from `vmem_seg`) can run out of heap and
@@ -20,6 +21,7 @@
 //! the cache also owes it, for a cache not on the registry).
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Once;
 use std::time::Duration;
 
@@ -128,20 +130,64 @@ pub fn update() {
 }
 
 /// Starts the thread that calls [`update`] every `interval`, once per
-/// process; later calls do nothing.
+/// process; later calls (and [`want_updater`]'s lazy start) do nothing.
 pub fn start_updater(interval: Duration) {
-    static STARTED: Once = Once::new();
-    STARTED.call_once(|| {
+    UPDATER.call_once(|| {
         let spawned = std::thread::Builder::new()
             .name("vmem-update".into())
             .spawn(move || loop {
                 std::thread::sleep(interval);
                 update();
             });
-        if let Err(err) = spawned {
-            tracing::warn!(%err, "vmem: maintenance thread not started");
+        match spawned {
+            Ok(_) => tracing::debug!(?interval, "maintenance thread started"),
+            Err(err) => tracing::warn!(%err, "vmem: maintenance thread not started"),
         }
     });
+}
+
+/// The maintenance thread, started at most once.
+static UPDATER: Once = Once::new();
+
+/// The period [`want_updater`] asked for, in milliseconds; 0 while none
+/// was asked for.
+static WANTED_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Asks for the maintenance thread without starting it yet: it starts at
+/// the first slow path ([`updater_check`]) that finds the process running
+/// other threads, or at once if it already does. `World::start` asks this
+/// way for the `update_interval` of the options.
+///
+/// Why not at once: a second thread makes every lock of the process,
+/// ours and the C library's, pay its atomic instructions, which a
+/// single-threaded program is otherwise spared
+/// ([`vmem_core::sync::single_threaded`]); libumem's allocations in such a
+/// program are a third cheaper for it. A single-threaded program keeps its
+/// caches trimmed without the thread: each cache updates itself every
+/// [`vmem_slab::UPDATE_INTERVAL`] depot exchanges, and `vmem_update` can be
+/// called at any time.
+pub fn want_updater(interval: Duration) {
+    let ms = u64::try_from(interval.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    WANTED_MS.store(ms, Ordering::Relaxed);
+    updater_check();
+}
+
+/// Starts the maintenance thread [`want_updater`] asked for if the
+/// process now runs other threads. Called on slow paths only: an arena
+/// joining the list, a heap span handed out, a refill of the process tag
+/// pool.
+pub(crate) fn updater_check() {
+    let ms = WANTED_MS.load(Ordering::Relaxed);
+    if ms != 0 && !UPDATER.is_completed() && !vmem_core::sync::single_threaded() {
+        start_updater(Duration::from_millis(ms));
+    }
+}
+
+/// Whether the maintenance thread has been started in this process.
+pub fn updater_started() -> bool {
+    UPDATER.is_completed()
 }
 
 #[cfg(test)]

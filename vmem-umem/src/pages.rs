@@ -66,6 +66,7 @@ pub struct SegPages;
 unsafe impl PageSource for SegPages {
     fn alloc_pages(&self, bytes: usize) -> Option<NonNull<u8>> {
         let world = crate::world::get();
+        crate::maintenance::updater_check();
         let addr = crate::maintenance::populating(|| {
             world
                 .seg_arena()

@@ -101,6 +101,7 @@ static LIST: Lock<Vec<Entry>> = Lock::new(Vec::new());
 /// [`unregister`] has returned for it.
 pub unsafe fn register(arena: *const dyn Managed) {
     LIST.lock().push(Entry(arena));
+    crate::maintenance::updater_check();
 }
 
 /// Takes the arena at `arena` (the address registered) off the list;

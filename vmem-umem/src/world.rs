@@ -198,7 +198,7 @@ impl World {
             tracing::warn!("vmem: a reap gate was installed already; caches' automatic reaps are not deferred during populates");
         }
         if let Some(interval) = self.options.update_interval {
-            crate::maintenance::start_updater(interval);
+            crate::maintenance::want_updater(interval);
         }
         crate::fork::install();
         if self.options.report.is_some() {

@@ -76,6 +76,9 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
+mod single;
+pub use single::single_threaded;
+
 /// A mutual-exclusion lock around a `T` that parks contended waiters
 /// (with `std`; see the module docs).
 pub type Lock<T> = lock_api::Mutex<RawLock, T>;
@@ -124,13 +127,18 @@ pub struct RawFutexLock {
     state: core::sync::atomic::AtomicU32,
 }
 
-// SAFETY: the lock is taken only by moving `state` from UNLOCKED to LOCKED
-// or CONTENDED with acquire ordering (a compare-and-swap or a swap that
-// returned UNLOCKED), so at most one holder exists; `unlock` stores
-// UNLOCKED with release ordering, so the next holder sees every write of
-// the previous one. A sleeper marks the word CONTENDED before it sleeps
-// and the unlocker wakes one when it finds CONTENDED, so no sleeper is left
-// asleep on a free lock. No thread affinity: guards may move (`GuardSend`).
+// SAFETY: with other threads about, the lock is taken only by moving
+// `state` from UNLOCKED to LOCKED or CONTENDED with acquire ordering (a
+// compare-and-swap or a swap that returned UNLOCKED), so at most one holder
+// exists; `unlock` stores UNLOCKED with release ordering, so the next
+// holder sees every write of the previous one. A sleeper marks the word
+// CONTENDED before it sleeps and the unlocker wakes one when it finds
+// CONTENDED, so no sleeper is left asleep on a free lock. While the process
+// is single-threaded (single.rs) the one thread is the only one that can
+// touch the word, so its plain load-then-store cannot race, and the
+// `pthread_create` that ends that state orders those stores before
+// anything the new thread does. No thread affinity: guards may move
+// (`GuardSend`).
 #[cfg(feature = "std")]
 unsafe impl lock_api::RawMutex for RawFutexLock {
     #[allow(
@@ -145,13 +153,21 @@ unsafe impl lock_api::RawMutex for RawFutexLock {
 
     #[inline]
     fn lock(&self) {
-        if self
+        if single_threaded() {
+            // No other thread exists to hold or wait on the lock
+            // (single.rs), so a plain load and store take it.
+            if self.state.load(Ordering::Relaxed) == UNLOCKED {
+                self.state.store(LOCKED, Ordering::Relaxed);
+                return;
+            }
+        } else if self
             .state
             .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
+            .is_ok()
         {
-            self.lock_contended();
+            return;
         }
+        self.lock_contended();
     }
 
     #[inline]
@@ -163,7 +179,12 @@ unsafe impl lock_api::RawMutex for RawFutexLock {
 
     #[inline]
     unsafe fn unlock(&self) {
-        if self.state.swap(UNLOCKED, Ordering::Release) == CONTENDED {
+        if single_threaded() {
+            // Nobody can be asleep on the lock: a sleeper is a second
+            // thread. Decided now, not when the lock was taken: if the
+            // holder created a thread meanwhile, the swap below runs.
+            self.state.store(UNLOCKED, Ordering::Relaxed);
+        } else if self.state.swap(UNLOCKED, Ordering::Release) == CONTENDED {
             atomic_wait::wake_one(&self.state);
         }
     }
@@ -210,11 +231,14 @@ pub struct RawSpinLock {
     held: AtomicBool,
 }
 
-// SAFETY: `lock` and `try_lock` succeed only by swapping `held` from false to
-// true with acquire ordering, so at most one holder exists at a time; `unlock`
-// stores false with release ordering, so the next holder sees every write of
-// the previous one. The lock has no thread affinity, so a guard may be sent
-// to and unlocked by another thread (`GuardSend`).
+// SAFETY: with other threads about, `lock` and `try_lock` succeed only by
+// swapping `held` from false to true with acquire ordering, so at most one
+// holder exists at a time; `unlock` stores false with release ordering, so
+// the next holder sees every write of the previous one. While the process
+// is single-threaded, `lock` takes it with a plain load and store, which no
+// other thread can race with (as argued for `RawFutexLock`). The lock has
+// no thread affinity, so a guard may be sent to and unlocked by another
+// thread (`GuardSend`).
 unsafe impl lock_api::RawMutex for RawSpinLock {
     #[allow(
         clippy::declare_interior_mutable_const,
@@ -228,13 +252,20 @@ unsafe impl lock_api::RawMutex for RawSpinLock {
 
     #[inline]
     fn lock(&self) {
-        if self
+        if single_threaded() {
+            // As for `RawFutexLock::lock`: no other thread to exclude.
+            if !self.held.load(Ordering::Relaxed) {
+                self.held.store(true, Ordering::Relaxed);
+                return;
+            }
+        } else if self
             .held
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
+            .is_ok()
         {
-            self.lock_contended();
+            return;
         }
+        self.lock_contended();
     }
 
     #[inline]
