@@ -57,18 +57,38 @@ pub enum Wait {
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AllocFlags {
+    // The wait mode is kept unpacked (its kind, and the limit of
+    // `Wait::SleepFor` as seconds and nanoseconds) so the whole value is 16
+    // bytes: passed in two registers, never spilled to the stack on the
+    // allocation fast path, where `Wait` itself (a `Duration` inside)
+    // would make it 24.
+    limit_secs: u64,
+    limit_nanos: u32,
+    wait: WaitKind,
     policy: Policy,
-    wait: Wait,
     panic_on_failure: bool,
     from_end: bool,
+}
+
+/// [`Wait`] without its limit (kept beside it in [`AllocFlags`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum WaitKind {
+    #[default]
+    NoSleep,
+    #[cfg(feature = "std")]
+    Sleep,
+    #[cfg(feature = "std")]
+    SleepFor,
 }
 
 impl AllocFlags {
     /// Instant-fit, no-sleep, no panic.
     pub const fn new() -> AllocFlags {
         AllocFlags {
+            limit_secs: 0,
+            limit_nanos: 0,
+            wait: WaitKind::NoSleep,
             policy: Policy::InstantFit,
-            wait: Wait::NoSleep,
             panic_on_failure: false,
             from_end: false,
         }
@@ -85,7 +105,13 @@ impl AllocFlags {
 
     /// Sets the wait mode.
     pub const fn wait(mut self, wait: Wait) -> AllocFlags {
-        self.wait = wait;
+        (self.wait, self.limit_secs, self.limit_nanos) = match wait {
+            Wait::NoSleep => (WaitKind::NoSleep, 0, 0),
+            #[cfg(feature = "std")]
+            Wait::Sleep => (WaitKind::Sleep, 0, 0),
+            #[cfg(feature = "std")]
+            Wait::SleepFor(limit) => (WaitKind::SleepFor, limit.as_secs(), limit.subsec_nanos()),
+        };
         self
     }
 
@@ -108,9 +134,25 @@ impl AllocFlags {
     #[inline]
     pub(crate) const fn is_plain_instant_fit(&self) -> bool {
         matches!(self.policy, Policy::InstantFit)
-            && matches!(self.wait, Wait::NoSleep)
+            && matches!(self.wait, WaitKind::NoSleep)
             && !self.panic_on_failure
             && !self.from_end
+    }
+
+    /// Whether the wait mode is [`Wait::NoSleep`] (without building the
+    /// `Wait`, which the hot paths do not need).
+    #[inline]
+    pub(crate) const fn is_nosleep(&self) -> bool {
+        matches!(self.wait, WaitKind::NoSleep)
+    }
+
+    /// Whether the wait mode is [`Wait::SleepFor`].
+    #[inline]
+    pub(crate) const fn has_time_limit(&self) -> bool {
+        #[cfg(feature = "std")]
+        return matches!(self.wait, WaitKind::SleepFor);
+        #[cfg(not(feature = "std"))]
+        return false;
     }
 
     /// The policy.
@@ -120,7 +162,13 @@ impl AllocFlags {
 
     /// The wait mode.
     pub const fn get_wait(&self) -> Wait {
-        self.wait
+        match self.wait {
+            WaitKind::NoSleep => Wait::NoSleep,
+            #[cfg(feature = "std")]
+            WaitKind::Sleep => Wait::Sleep,
+            #[cfg(feature = "std")]
+            WaitKind::SleepFor => Wait::SleepFor(Duration::new(self.limit_secs, self.limit_nanos)),
+        }
     }
 
     /// Whether failure panics.
@@ -227,7 +275,7 @@ impl Constraints {
 /// One placement request resolved against an arena's quantum: the size and
 /// constraints of an allocation, with `align` 0 replaced by the quantum.
 ///
-/// This is pure arithmetic, testable without an arena: [`Fit::validate`]
+/// This is pure arithmetic, testable without an arena: [`Fit::check`]
 /// applies libumem's argument rules, and [`Fit::lowest_in`] and
 /// [`Fit::highest_in`] place the request inside one free range, with every
 /// step checked against the top of the address space.
@@ -272,16 +320,49 @@ impl Fit {
     ///
     /// A window `[min, max)` that cannot hold the request is *not* invalid:
     /// the request simply never fits (see [`Fit::can_ever_fit`]).
+    #[cfg(test)]
     pub(crate) fn validate(
         size: usize,
         quantum: usize,
         c: &Constraints,
         flags: AllocFlags,
     ) -> Result<Fit, InvalidReason> {
+        let fit = Fit::new(size, quantum, c, flags);
+        fit.check(quantum)?;
+        Ok(fit)
+    }
+
+    /// Checks the request against libumem's rules for `vmem_xalloc`
+    /// arguments, naming the first it breaks.
+    #[inline]
+    pub(crate) fn check(&self, quantum: usize) -> Result<(), InvalidReason> {
+        // Every rule in one test, for the valid requests that are nearly
+        // all of them: a quantum multiple has no low bits, a power of two
+        // (or 0) shares no bit with itself minus one, and `align` is never
+        // 0 here (0 asked for the quantum).
+        let low_bits = (self.align | self.phase | self.nocross) & (quantum - 1);
+        let not_powers = (self.align & self.align.wrapping_sub(1))
+            | (self.nocross & self.nocross.wrapping_sub(1));
+        if self.size != 0
+            && low_bits | not_powers == 0
+            && self.phase < self.align
+            && (self.nocross == 0 || self.fits_between_boundaries())
+        {
+            return Ok(());
+        }
+        self.first_broken_rule(quantum)
+    }
+
+    /// The rules of [`check`](Fit::check) one at a time, in libumem's
+    /// order, to name the first that the request breaks.
+    #[cold]
+    #[inline(never)]
+    fn first_broken_rule(&self, quantum: usize) -> Result<(), InvalidReason> {
+        let fit = *self;
+        let size = fit.size;
         if size == 0 {
             return Err(InvalidReason::ZeroSize);
         }
-        let fit = Fit::new(size, quantum, c, flags);
         if fit.phase != 0 && fit.phase >= fit.align {
             return Err(InvalidReason::PhaseTooLarge {
                 phase: fit.phase,
@@ -314,7 +395,7 @@ impl Fit {
                 nocross: fit.nocross,
             });
         }
-        Ok(fit)
+        Ok(())
     }
 
     /// libumem's over-constraint test: the alignment is at most the
@@ -402,6 +483,53 @@ mod tests {
 
     fn fit(size: usize, c: Constraints) -> Fit {
         Fit::validate(size, 0x1000, &c, AllocFlags::new()).unwrap()
+    }
+
+    #[test]
+    fn the_one_test_agrees_with_the_rules_one_by_one() {
+        let mut rng = fastrand::Rng::with_seed(0x5eed);
+        let q = 0x1000;
+        let pick = |rng: &mut fastrand::Rng| match rng.u8(0..6) {
+            0 => 0,
+            1 => q << rng.u32(0..20),
+            2 => rng.usize(..) & !(q - 1),
+            3 => (q << rng.u32(0..20)) + q,
+            4 => rng.usize(1..q),
+            _ => usize::MAX << rng.u32(12..64),
+        };
+        for _ in 0..if cfg!(miri) { 200 } else { 200_000 } {
+            let size = pick(&mut rng);
+            let c = Constraints::new()
+                .align(pick(&mut rng))
+                .phase(pick(&mut rng))
+                .nocross(pick(&mut rng));
+            let fit = Fit::new(size, q, &c, AllocFlags::new());
+            assert_eq!(
+                fit.check(q),
+                fit.first_broken_rule(q),
+                "size {size:#x}, {c:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn flags_fit_in_two_registers_and_keep_their_wait() {
+        assert_eq!(core::mem::size_of::<AllocFlags>(), 16);
+        assert_eq!(AllocFlags::new().get_wait(), Wait::NoSleep);
+        #[cfg(feature = "std")]
+        {
+            let limit = Duration::new(u64::MAX, 999_999_999);
+            let f = AllocFlags::new()
+                .wait(Wait::SleepFor(limit))
+                .policy(Policy::BestFit);
+            assert_eq!(f.get_wait(), Wait::SleepFor(limit));
+            assert_eq!(f.get_policy(), Policy::BestFit);
+            assert_eq!(f.wait(Wait::Sleep).get_wait(), Wait::Sleep);
+            assert_eq!(
+                f.wait(Wait::NoSleep),
+                f.wait(Wait::SleepFor(limit)).wait(Wait::NoSleep)
+            );
+        }
     }
 
     #[test]

@@ -55,12 +55,17 @@ pub(crate) unsafe fn arena<'a>(call: &str, vmp: *mut Vmem, args: &dyn fmt::Displ
     // SAFETY: forwarded from this function's contract.
     match unsafe { ptr::vmem_ref(vmp) } {
         Some(vm) => vm,
-        None => {
-            let args = args.to_string();
-            let sep = if args.is_empty() { "" } else { ", " };
-            die(format_args!("{call}(NULL{sep}{args}): NULL arena"))
-        }
+        None => null_arena(call, args),
     }
+}
+
+/// Reports a NULL arena passed to `call` and aborts.
+#[cold]
+#[inline(never)]
+pub(crate) fn null_arena(call: &str, args: &dyn fmt::Display) -> ! {
+    let args = args.to_string();
+    let sep = if args.is_empty() { "" } else { ", " };
+    die(format_args!("{call}(NULL{sep}{args}): NULL arena"))
 }
 
 /// What an allocation returns for `failure`: NULL when nothing fits (unless
@@ -360,18 +365,42 @@ pub unsafe extern "C" fn vmem_destroy(vmp: *mut Vmem) {
 #[no_mangle]
 pub unsafe extern "C" fn vmem_alloc(vmp: *mut Vmem, size: usize, vmflag: c_int) -> *mut c_void {
     guard("vmem_alloc", || {
-        let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "size {size}, vmflag {vmflag:#x}"));
+        // The hot path is the allocation alone; a NULL arena, a failure
+        // and tracing are handled out of line (`alloc_end`), so that no
+        // report's arguments are set up on every call.
         // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
-        let vm = unsafe { arena("vmem_alloc", vmp, &args) };
-        let addr = match vm.alloc(size, alloc_flags(vmflag)) {
-            Ok(addr) => addr as *mut c_void,
-            Err(failure) => failed("vmem_alloc", vmp, vm, &args, vmflag, failure),
+        let Some(vm) = (unsafe { ptr::vmem_ref(vmp) }) else {
+            null_arena(
+                "vmem_alloc",
+                &Args(|f: &mut fmt::Formatter<'_>| write!(f, "size {size}, vmflag {vmflag:#x}")),
+            )
         };
-        if let Some(trace) = trace::on() {
-            trace.alloc(vmp, size, vmflag, addr as usize);
+        match vm.alloc(size, alloc_flags(vmflag)) {
+            Ok(addr) if !trace::is_on() => addr as *mut c_void,
+            result => alloc_end(vmp, vm, size, vmflag, result),
         }
-        addr
     })
+}
+
+/// The rest of a `vmem_alloc` whose allocation failed or is traced.
+#[cold]
+#[inline(never)]
+fn alloc_end(
+    vmp: *mut Vmem,
+    vm: &Vmem,
+    size: usize,
+    vmflag: c_int,
+    result: Result<usize, Failure>,
+) -> *mut c_void {
+    let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "size {size}, vmflag {vmflag:#x}"));
+    let addr = match result {
+        Ok(addr) => addr as *mut c_void,
+        Err(failure) => failed("vmem_alloc", vmp, vm, &args, vmflag, failure),
+    };
+    if let Some(trace) = trace::on() {
+        trace.alloc(vmp, size, vmflag, addr as usize);
+    }
+    addr
 }
 
 /// Allocates `size` bytes at `phase` past a multiple of `align` (0: the
@@ -398,29 +427,62 @@ pub unsafe extern "C" fn vmem_xalloc(
     vmflag: c_int,
 ) -> *mut c_void {
     guard("vmem_xalloc", || {
-        let args = Args(|f: &mut fmt::Formatter<'_>| {
-            write!(
-                f,
-                "size {size}, align {align:#x}, phase {phase:#x}, nocross {nocross:#x}, minaddr {minaddr:p}, maxaddr {maxaddr:p}, vmflag {vmflag:#x}"
-            )
-        });
-        // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
-        let vm = unsafe { arena("vmem_xalloc", vmp, &args) };
         let constraints = Constraints::new()
             .align(align)
             .phase(phase)
             .nocross(nocross)
             .min(minaddr as usize)
             .max(maxaddr as usize);
-        let addr = match vm.xalloc(size, &constraints, alloc_flags(vmflag)) {
-            Ok(addr) => addr as *mut c_void,
-            Err(failure) => failed("vmem_xalloc", vmp, vm, &args, vmflag, failure),
+        // As in `vmem_alloc`: reports and tracing out of line.
+        // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
+        let Some(vm) = (unsafe { ptr::vmem_ref(vmp) }) else {
+            null_arena("vmem_xalloc", &XallocArgs(size, &constraints, vmflag))
         };
-        if let Some(trace) = trace::on() {
-            trace.xalloc(vmp, size, &constraints, vmflag, addr as usize);
+        match vm.xalloc(size, &constraints, alloc_flags(vmflag)) {
+            Ok(addr) if !trace::is_on() => addr as *mut c_void,
+            result => xalloc_end(vmp, vm, size, &constraints, vmflag, result),
         }
-        addr
     })
+}
+
+/// The arguments of a `vmem_xalloc` call, as its reports print them.
+struct XallocArgs<'a>(usize, &'a Constraints, c_int);
+
+impl fmt::Display for XallocArgs<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let XallocArgs(size, c, vmflag) = *self;
+        write!(
+            f,
+            "size {size}, align {:#x}, phase {:#x}, nocross {:#x}, minaddr {:p}, maxaddr {:p}, vmflag {vmflag:#x}",
+            c.get_align(),
+            c.get_phase(),
+            c.get_nocross(),
+            c.get_min() as *const c_void,
+            c.get_max() as *const c_void,
+        )
+    }
+}
+
+/// The rest of a `vmem_xalloc` whose allocation failed or is traced.
+#[cold]
+#[inline(never)]
+fn xalloc_end(
+    vmp: *mut Vmem,
+    vm: &Vmem,
+    size: usize,
+    constraints: &Constraints,
+    vmflag: c_int,
+    result: Result<usize, Failure>,
+) -> *mut c_void {
+    let args = XallocArgs(size, constraints, vmflag);
+    let addr = match result {
+        Ok(addr) => addr as *mut c_void,
+        Err(failure) => failed("vmem_xalloc", vmp, vm, &args, vmflag, failure),
+    };
+    if let Some(trace) = trace::on() {
+        trace.xalloc(vmp, size, constraints, vmflag, addr as usize);
+    }
+    addr
 }
 
 /// Frees `[vaddr, vaddr + size)` from `vmem_alloc()` (to the quantum cache
@@ -432,16 +494,40 @@ pub unsafe extern "C" fn vmem_xalloc(
 #[no_mangle]
 pub unsafe extern "C" fn vmem_free(vmp: *mut Vmem, vaddr: *mut c_void, size: usize) {
     guard("vmem_free", || {
-        let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "{vaddr:p}, size {size}"));
+        // As in `vmem_alloc`: reports and tracing out of line.
         // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
-        let vm = unsafe { arena("vmem_free", vmp, &args) };
-        if let Err(failure) = vm.free(vaddr as usize, size) {
-            refuse("vmem_free", vmp, vm, &args, &failure);
-        }
-        if let Some(trace) = trace::on() {
-            trace.free(vmp, vaddr as usize, size);
+        let Some(vm) = (unsafe { ptr::vmem_ref(vmp) }) else {
+            null_arena(
+                "vmem_free",
+                &Args(|f: &mut fmt::Formatter<'_>| write!(f, "{vaddr:p}, size {size}")),
+            )
+        };
+        let result = vm.free(vaddr as usize, size);
+        if result.is_err() || trace::is_on() {
+            free_end("vmem_free", vmp, vm, vaddr, size, result);
         }
     })
+}
+
+/// The rest of a `vmem_free` or `vmem_xfree` that was refused or is
+/// traced: a refused free aborts.
+#[cold]
+#[inline(never)]
+fn free_end(
+    call: &str,
+    vmp: *mut Vmem,
+    vm: &Vmem,
+    vaddr: *mut c_void,
+    size: usize,
+    result: Result<(), Failure>,
+) {
+    if let Err(failure) = result {
+        let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "{vaddr:p}, size {size}"));
+        refuse(call, vmp, vm, &args, &failure);
+    }
+    if let Some(trace) = trace::on() {
+        trace.free(vmp, vaddr as usize, size);
+    }
 }
 
 /// Frees `[vaddr, vaddr + size)` from `vmem_xalloc()` (never through the
@@ -452,14 +538,17 @@ pub unsafe extern "C" fn vmem_free(vmp: *mut Vmem, vaddr: *mut c_void, size: usi
 #[no_mangle]
 pub unsafe extern "C" fn vmem_xfree(vmp: *mut Vmem, vaddr: *mut c_void, size: usize) {
     guard("vmem_xfree", || {
-        let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "{vaddr:p}, size {size}"));
+        // As in `vmem_free`.
         // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
-        let vm = unsafe { arena("vmem_xfree", vmp, &args) };
-        if let Err(failure) = vm.xfree(vaddr as usize, size) {
-            refuse("vmem_xfree", vmp, vm, &args, &failure);
-        }
-        if let Some(trace) = trace::on() {
-            trace.free(vmp, vaddr as usize, size);
+        let Some(vm) = (unsafe { ptr::vmem_ref(vmp) }) else {
+            null_arena(
+                "vmem_xfree",
+                &Args(|f: &mut fmt::Formatter<'_>| write!(f, "{vaddr:p}, size {size}")),
+            )
+        };
+        let result = vm.xfree(vaddr as usize, size);
+        if result.is_err() || trace::is_on() {
+            free_end("vmem_xfree", vmp, vm, vaddr, size, result);
         }
     })
 }

@@ -71,10 +71,17 @@ struct State {
 /// forked child.
 #[inline]
 pub(crate) fn on() -> Option<&'static Trace> {
-    if !ON.load(Ordering::Relaxed) {
+    if !is_on() {
         return None;
     }
     TRACE.get()?.as_ref()
+}
+
+/// Whether calls are being traced: one relaxed load, for the hot calls to
+/// decide whether to go out of line to [`on`].
+#[inline]
+pub(crate) fn is_on() -> bool {
+    ON.load(Ordering::Relaxed)
 }
 
 /// Opens the trace file if the options name one (once per process; the

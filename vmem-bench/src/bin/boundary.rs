@@ -107,6 +107,17 @@ fn main() {
         },
         || c_pair(vmp, QUANTUM),
     );
+    // The same comparison on one arena: what remains is the boundary alone.
+    // SAFETY: `vmp` is live until the `vmem_destroy` below.
+    let ca = unsafe { &*vmp }.cached().unwrap();
+    compare(
+        "quantum cache, the C arena's own `CachedArena` through the Rust API",
+        || {
+            let a = ca.alloc(black_box(QUANTUM), AllocFlags::NOSLEEP).unwrap();
+            ca.free(black_box(a), QUANTUM).unwrap()
+        },
+        || c_pair(vmp, QUANTUM),
+    );
     // SAFETY: nothing uses the arena any more.
     unsafe { vmem_destroy(vmp) };
 }

@@ -5,7 +5,7 @@
 
 use crate::error::{Error, InvalidReason, NeverFits};
 use crate::log::debug;
-use crate::policy::{AllocFlags, Constraints, Fit, Policy, Wait};
+use crate::policy::{AllocFlags, Constraints, Fit, Policy};
 use crate::sync::Guard;
 
 use super::reserve::RESERVE_LOW;
@@ -51,7 +51,7 @@ impl Arena {
                     // No tags: the searching path reports it.
                     drop(s);
                     return self
-                        .xalloc_unchecked(self.fit(size, &Constraints::new(), flags), flags);
+                        .xalloc_unchecked(&self.fit(size, &Constraints::new(), flags), flags);
                 }
             };
         }
@@ -59,7 +59,7 @@ impl Arena {
             Some(addr) => self.done(state, addr),
             None => {
                 drop(state);
-                self.xalloc_unchecked(self.fit(size, &Constraints::new(), flags), flags)
+                self.xalloc_unchecked(&self.fit(size, &Constraints::new(), flags), flags)
             }
         }
     }
@@ -80,7 +80,7 @@ impl Arena {
         match flags.get_policy() {
             Policy::NextFit => self.next_fit_alloc(size, flags),
             Policy::InstantFit if !flags.get_from_end() => self.instant_fit_alloc(size, flags),
-            _ => self.xalloc_unchecked(self.fit(size, &Constraints::new(), flags), flags),
+            _ => self.xalloc_unchecked(&self.fit(size, &Constraints::new(), flags), flags),
         }
     }
 
@@ -107,8 +107,14 @@ impl Arena {
         constraints: &Constraints,
         flags: AllocFlags,
     ) -> Result<usize, Error> {
-        let fit = Fit::validate(size, self.quantum, constraints, flags)
-            .map_err(|reason| self.invalid("xalloc", reason))?;
+        // Built in place and checked by reference: copying a freshly
+        // built `Fit` (into a `Result`, or by value into a call) made the
+        // CPU reload it before its stores had landed, a stall that cost
+        // more than the checks themselves.
+        let fit = self.fit(size, constraints, flags);
+        if let Err(reason) = fit.check(self.quantum) {
+            return Err(self.invalid("xalloc", reason));
+        }
         if size > usize::MAX - (self.quantum - 1) {
             return self.fail(self.no_room(size), flags);
         }
@@ -126,7 +132,7 @@ impl Arena {
         if let Some(err) = self.injected_failure(size, flags) {
             return Err(err);
         }
-        self.xalloc_unchecked(fit, flags)
+        self.xalloc_unchecked(&fit, flags)
     }
 
     /// Finishes a successful allocation: drops the lock, then rescales the
@@ -150,14 +156,14 @@ impl Arena {
                 Err(s) => {
                     drop(s);
                     return self.xalloc_unchecked(
-                        self.fit(size, &Constraints::new(), flags.policy(Policy::InstantFit)),
+                        &self.fit(size, &Constraints::new(), flags.policy(Policy::InstantFit)),
                         flags,
                     );
                 }
             };
             let mut releases = Releases::default();
             let found = state.next_fit(size, &mut releases);
-            if found.is_some() || self.source.is_some() || flags.get_wait() == Wait::NoSleep {
+            if found.is_some() || self.source.is_some() || flags.is_nosleep() {
                 let rescale = state.hash.wants_rescale();
                 drop(state);
                 self.give_back(&releases);
@@ -169,7 +175,7 @@ impl Arena {
                     // Nothing after a full circle: the constrained path
                     // imports or fails, as libumem does.
                     None => self.xalloc_unchecked(
-                        self.fit(size, &Constraints::new(), flags.policy(Policy::InstantFit)),
+                        &self.fit(size, &Constraints::new(), flags.policy(Policy::InstantFit)),
                         flags,
                     ),
                 };
@@ -188,7 +194,7 @@ impl Arena {
 
     /// The searching path: freelist search, then import, then reclaim, then
     /// wait or fail.
-    fn xalloc_unchecked(&self, fit: Fit, flags: AllocFlags) -> Result<usize, Error> {
+    fn xalloc_unchecked(&self, fit: &Fit, flags: AllocFlags) -> Result<usize, Error> {
         let deadline = deadline_for(flags);
         let mut reclaimed = false;
         let mut state = self.state.lock();
@@ -201,12 +207,12 @@ impl Arena {
                     return self.fail(Error::OutOfTags { arena: self.name }, flags);
                 }
             };
-            if let Some((seg, addr)) = state.search(&fit) {
+            if let Some((seg, addr)) = state.search(fit) {
                 state.seg_alloc(seg, addr, fit.size);
                 return self.done(state, addr);
             }
             if self.source.is_some() {
-                match self.import(state, &fit, flags) {
+                match self.import(state, fit, flags) {
                     (s, Ok(Some(addr))) => return self.done(s, addr),
                     (s, Ok(None)) => {
                         exhausted = true;
@@ -232,7 +238,7 @@ impl Arena {
                     }
                 }
             }
-            if flags.get_wait() == Wait::NoSleep {
+            if flags.is_nosleep() {
                 drop(state);
                 let err = if exhausted {
                     Error::Exhausted {

@@ -5,7 +5,7 @@
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use crate::error::Error;
-use crate::policy::{AllocFlags, Wait};
+use crate::policy::AllocFlags;
 
 use super::Arena;
 
@@ -66,9 +66,21 @@ impl Arena {
 
     /// The injected failure for this allocation, if it is one of the chosen
     /// ones. Only no-sleep, non-panicking requests are ever failed.
+    #[inline]
     pub(super) fn injected_failure(&self, size: usize, flags: AllocFlags) -> Option<Error> {
+        if !self.mtbf_armed() {
+            return None;
+        }
+        self.pick_failure(size, flags)
+    }
+
+    /// [`injected_failure`](Arena::injected_failure) once fault injection
+    /// is on.
+    #[cold]
+    #[inline(never)]
+    fn pick_failure(&self, size: usize, flags: AllocFlags) -> Option<Error> {
         let mtbf = self.mtbf();
-        if mtbf == 0 || flags.get_wait() != Wait::NoSleep || flags.get_panic_on_failure() {
+        if mtbf == 0 || !flags.is_nosleep() || flags.get_panic_on_failure() {
             return None;
         }
         let tick = self.faults.clock.fetch_add(1, Ordering::Relaxed);

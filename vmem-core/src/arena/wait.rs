@@ -23,7 +23,21 @@ pub(super) type Deadline = Option<std::time::Instant>;
 pub(super) type Deadline = Option<()>;
 
 /// The deadline of an allocation made with `flags`.
+#[inline]
 pub(super) fn deadline_for(flags: AllocFlags) -> Deadline {
+    // Only a time limit needs the clock; keep its work out of line so
+    // the callers' hot paths do not carry it.
+    if flags.has_time_limit() {
+        deadline_from_now(flags)
+    } else {
+        None
+    }
+}
+
+/// The deadline of a [`Wait::SleepFor`] request starting now.
+#[cold]
+#[inline(never)]
+fn deadline_from_now(flags: AllocFlags) -> Deadline {
     match flags.get_wait() {
         #[cfg(feature = "std")]
         Wait::SleepFor(limit) => std::time::Instant::now().checked_add(limit),
