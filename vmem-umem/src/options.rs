@@ -47,7 +47,9 @@ pub enum Report {
 pub struct Options {
     /// The heap backend.
     pub backend: Backend,
-    /// Period of the maintenance thread; `None` runs no thread.
+    /// Period of the maintenance thread; `None` runs no thread. The thread
+    /// starts once the process has other threads
+    /// ([`want_updater`](crate::want_updater)).
     pub update_interval: Option<Duration>,
     /// Process-wide fault injection (0: off).
     pub mtbf: u32,

@@ -25,6 +25,15 @@
 //!   project's machines, a fifth of a cached allocation. Waiters spin
 //!   briefly, then yield (with `std`).
 //!
+//! - Both take a *single-threaded path* while the process has one thread
+//!   ([`single_threaded`], glibc's `__libc_single_threaded`): a plain load
+//!   and store instead of the compare-and-swap, and a plain store instead
+//!   of the unlock's swap. glibc's own mutexes do the same, which is why
+//!   libumem's allocations in a single-threaded C program paid no atomic
+//!   instruction; with this path an instant-fit pair went from 1.34 to
+//!   0.76 times libumem's time (docs/performance.md). Why it is sound is in
+//!   `single.rs`.
+//!
 //! Going through `lock_api` gives the guards the auto-traits of
 //! `std::sync::MutexGuard` (a guard is `Sync` only when `T` is: the
 //! hand-written guard this replaces was `Sync` for every `T: Send`, which
