@@ -572,7 +572,10 @@ impl ObjectCache {
     fn slab_alloc(&self, flags: AllocFlags) -> Result<usize, SlabError> {
         let mut reaped = false;
         loop {
-            let object = lock(&self.slabs).alloc();
+            // The slot whose magazine missed: it carves from a slab of its
+            // own (slab.rs, "slab owners").
+            let slot = cpu::current() & self.slot_mask;
+            let object = lock(&self.slabs).alloc_for(slot, self.slots.len());
             let object = match object {
                 Some(object) => object,
                 None => {
@@ -587,7 +590,7 @@ impl ObjectCache {
                             tracing::debug!(cache = %self.name, base, slab_size, "slab created");
                             let mut slabs = lock(&self.slabs);
                             self.directory.register(base);
-                            slabs.add_slab_and_alloc(base)
+                            slabs.add_slab_and_alloc(base, slot)
                         }
                         Err(_) if !reaped => {
                             reaped = true;

@@ -57,10 +57,63 @@ const TAIL: u8 = 4;
 /// The first table's slot count.
 const INITIAL_SLOTS: usize = 16;
 
-/// The state of every object of one slab: a byte per quantum.
+/// The state of every object of one slab: a byte per quantum, in blocks of
+/// 128 bytes that share no cache line (nor the pair of lines an adjacent-
+/// line prefetcher fetches together) with anything else, the struct itself
+/// included. Each allocation and free writes a state byte; two threads
+/// working on objects of different slabs must not write to one line
+/// (slab.rs, "slab owners", keeps their slabs apart).
+#[repr(align(128))]
 pub(crate) struct SlabStates {
     base: usize,
-    units: Box<[AtomicU8]>,
+    /// Quanta in the slab: the bytes of `blocks` in use.
+    len: usize,
+    blocks: Box<[StateBlock]>,
+}
+
+/// Bytes per [`StateBlock`].
+const BLOCK: usize = 128;
+
+/// 128 state bytes on their own two cache lines.
+#[repr(align(128))]
+struct StateBlock([AtomicU8; BLOCK]);
+
+impl SlabStates {
+    /// A slab's states, set from `template` (one byte per quantum).
+    fn new(base: usize, template: &[u8]) -> SlabStates {
+        let blocks = template
+            .chunks(BLOCK)
+            .map(|chunk| {
+                StateBlock(core::array::from_fn(|i| {
+                    AtomicU8::new(chunk.get(i).copied().unwrap_or(TAIL))
+                }))
+            })
+            .collect();
+        SlabStates {
+            base,
+            len: template.len(),
+            blocks,
+        }
+    }
+
+    /// The state byte of the slab's quantum `unit`.
+    #[inline(always)]
+    fn unit(&self, unit: usize) -> Option<&AtomicU8> {
+        if unit >= self.len {
+            return None;
+        }
+        Some(&self.blocks[unit / BLOCK].0[unit % BLOCK])
+    }
+
+    /// Every state byte in use.
+    fn units(&self) -> impl Iterator<Item = &AtomicU8> {
+        self.blocks.iter().flat_map(|b| b.0.iter()).take(self.len)
+    }
+
+    /// Bytes held for one slab.
+    fn footprint(len: usize) -> usize {
+        core::mem::size_of::<SlabStates>() + len.div_ceil(BLOCK) * BLOCK
+    }
 }
 
 struct Table {
@@ -275,7 +328,7 @@ impl Directory {
         if offset & self.quantum_mask != 0 {
             return None;
         }
-        let state = slab.units.get(offset >> self.quantum_shift)?;
+        let state = slab.unit(offset >> self.quantum_shift)?;
         let value = state.load(Ordering::Relaxed);
         (value <= OUT).then_some((state, value))
     }
@@ -295,8 +348,7 @@ impl Directory {
             return Err(misaligned);
         }
         let state = slab
-            .units
-            .get(offset >> self.quantum_shift)
+            .unit(offset >> self.quantum_shift)
             .ok_or(BadFreeReason::NotFromCache)?;
         match state.load(Ordering::Relaxed) {
             INSIDE => Err(misaligned),
@@ -318,8 +370,7 @@ impl Directory {
             // SAFETY: states live until drop (see `slab`).
             let states = unsafe { &*states };
             debug_assert!(states
-                .units
-                .iter()
+                .units()
                 .all(|s| matches!(s.load(Ordering::Relaxed), FREE | INSIDE | TAIL)));
             return;
         }
@@ -343,10 +394,7 @@ impl Directory {
             // SAFETY: just allocated and published; freed only on drop.
             table = unsafe { &*bigger };
         }
-        let states = Box::into_raw(Box::new(SlabStates {
-            base,
-            units: self.template.iter().map(|&b| AtomicU8::new(b)).collect(),
-        }));
+        let states = Box::into_raw(Box::new(SlabStates::new(base, &self.template)));
         owned.states.push(states);
         table.insert(key, states);
     }
@@ -368,7 +416,7 @@ impl Directory {
             // SAFETY: owned tables live until drop.
             .map(|&t| (unsafe { &*t }.mask + 1) * 2 * word)
             .sum();
-        tables + owned.states.len() * (self.template.len() + core::mem::size_of::<SlabStates>())
+        tables + owned.states.len() * SlabStates::footprint(self.template.len())
     }
 }
 
