@@ -154,7 +154,7 @@ static UPDATER: Once = Once::new();
 static WANTED_MS: AtomicU64 = AtomicU64::new(0);
 
 /// Asks for the maintenance thread without starting it yet: it starts at
-/// the first slow path ([`updater_check`]) that finds the process running
+/// the first slow path (`updater_check`) that finds the process running
 /// other threads, or at once if it already does. `World::start` asks this
 /// way for the `update_interval` of the options.
 ///
