@@ -459,8 +459,8 @@ void vmem_reap(void);
 /**
  * Periodic maintenance of every arena (libumem's `vmem_update`): hash
  * rescale, quantum caches' working-set update, and a wake-up of sleeping
- * allocations. The `update_interval` option runs it from a thread; call it
- * directly otherwise. The argument is ignored (libumem's timer callback
+ * allocations. The `update_interval` option runs it from a thread (once
+ * the program has threads of its own); call it directly otherwise. The argument is ignored (libumem's timer callback
  * signature).
  *
  * # Safety

@@ -358,7 +358,7 @@ impl Fit {
     #[cold]
     #[inline(never)]
     fn first_broken_rule(&self, quantum: usize) -> Result<(), InvalidReason> {
-        let fit = *self;
+        let fit = self;
         let size = fit.size;
         if size == 0 {
             return Err(InvalidReason::ZeroSize);

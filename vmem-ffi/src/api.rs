@@ -370,16 +370,32 @@ pub unsafe extern "C" fn vmem_alloc(vmp: *mut Vmem, size: usize, vmflag: c_int) 
         // report's arguments are set up on every call.
         // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
         let Some(vm) = (unsafe { ptr::vmem_ref(vmp) }) else {
-            null_arena(
-                "vmem_alloc",
-                &Args(|f: &mut fmt::Formatter<'_>| write!(f, "size {size}, vmflag {vmflag:#x}")),
-            )
+            null_arena("vmem_alloc", &AllocArgs(size, vmflag))
         };
         match vm.alloc(size, alloc_flags(vmflag)) {
             Ok(addr) if !trace::is_on() => addr as *mut c_void,
             result => alloc_end(vmp, vm, size, vmflag, result),
         }
     })
+}
+
+/// The arguments of a `vmem_alloc` call, as its reports print them.
+struct AllocArgs(usize, c_int);
+
+impl fmt::Display for AllocArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "size {}, vmflag {:#x}", self.0, self.1)
+    }
+}
+
+/// The arguments of a `vmem_free` or `vmem_xfree` call, as their reports
+/// print them.
+struct FreeArgs(*mut c_void, usize);
+
+impl fmt::Display for FreeArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:p}, size {}", self.0, self.1)
+    }
 }
 
 /// The rest of a `vmem_alloc` whose allocation failed or is traced.
@@ -392,7 +408,7 @@ fn alloc_end(
     vmflag: c_int,
     result: Result<usize, Failure>,
 ) -> *mut c_void {
-    let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "size {size}, vmflag {vmflag:#x}"));
+    let args = AllocArgs(size, vmflag);
     let addr = match result {
         Ok(addr) => addr as *mut c_void,
         Err(failure) => failed("vmem_alloc", vmp, vm, &args, vmflag, failure),
@@ -497,10 +513,7 @@ pub unsafe extern "C" fn vmem_free(vmp: *mut Vmem, vaddr: *mut c_void, size: usi
         // As in `vmem_alloc`: reports and tracing out of line.
         // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
         let Some(vm) = (unsafe { ptr::vmem_ref(vmp) }) else {
-            null_arena(
-                "vmem_free",
-                &Args(|f: &mut fmt::Formatter<'_>| write!(f, "{vaddr:p}, size {size}")),
-            )
+            null_arena("vmem_free", &FreeArgs(vaddr, size))
         };
         let result = vm.free(vaddr as usize, size);
         if result.is_err() || trace::is_on() {
@@ -522,8 +535,7 @@ fn free_end(
     result: Result<(), Failure>,
 ) {
     if let Err(failure) = result {
-        let args = Args(|f: &mut fmt::Formatter<'_>| write!(f, "{vaddr:p}, size {size}"));
-        refuse(call, vmp, vm, &args, &failure);
+        refuse(call, vmp, vm, &FreeArgs(vaddr, size), &failure);
     }
     if let Some(trace) = trace::on() {
         trace.free(vmp, vaddr as usize, size);
@@ -541,10 +553,7 @@ pub unsafe extern "C" fn vmem_xfree(vmp: *mut Vmem, vaddr: *mut c_void, size: us
         // As in `vmem_free`.
         // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
         let Some(vm) = (unsafe { ptr::vmem_ref(vmp) }) else {
-            null_arena(
-                "vmem_xfree",
-                &Args(|f: &mut fmt::Formatter<'_>| write!(f, "{vaddr:p}, size {size}")),
-            )
+            null_arena("vmem_xfree", &FreeArgs(vaddr, size))
         };
         let result = vm.xfree(vaddr as usize, size);
         if result.is_err() || trace::is_on() {

@@ -111,7 +111,10 @@ impl SlabLayer {
             .partial
             .iter()
             .take(2 * slots)
-            .find(|base| matches!(self.slabs[base].owner, o if o == slot || o == NOBODY))
+            .find(|base| {
+                let owner = self.slabs[base].owner;
+                owner == slot || owner == NOBODY
+            })
             .copied();
         let base = match mine {
             Some(base) => base,

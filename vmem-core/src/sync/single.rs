@@ -33,7 +33,7 @@
     not(miri),
     not(loom)
 ))]
-mod glibc {
+mod flag {
     use core::sync::atomic::{AtomicU8, Ordering};
 
     extern "C" {
@@ -55,6 +55,22 @@ mod glibc {
     }
 }
 
+/// Where the C library keeps no such flag (or Miri or loom cannot read
+/// it): never single.
+#[cfg(not(all(
+    feature = "std",
+    target_os = "linux",
+    target_env = "gnu",
+    not(miri),
+    not(loom)
+)))]
+mod flag {
+    #[inline]
+    pub(super) fn single_threaded() -> bool {
+        false
+    }
+}
+
 /// Whether the process has a single thread, as far as the C library
 /// knows; `false` when it cannot tell. While it is true, [`Lock`] and
 /// [`SpinLock`] are taken and dropped with plain loads and stores instead
@@ -73,20 +89,5 @@ mod glibc {
 /// ```
 #[inline]
 pub fn single_threaded() -> bool {
-    #[cfg(all(
-        feature = "std",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri),
-        not(loom)
-    ))]
-    return glibc::single_threaded();
-    #[cfg(not(all(
-        feature = "std",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri),
-        not(loom)
-    )))]
-    return false;
+    flag::single_threaded()
 }
