@@ -17,16 +17,16 @@ pub enum Policy {
     /// Constant time: take the head of the smallest freelist whose segments
     /// are all large enough. The default.
     #[default]
-    InstantFit,
+    InstantFit = 0,
     /// The smallest free segment that fits (searched within one freelist).
-    BestFit,
+    BestFit = 1,
     /// The first segment that fits on the first freelist that may fit.
-    FirstFit,
+    FirstFit = 2,
     /// The first segment that fits after the previous allocation, cycling
     /// through the whole arena before any address is reused (IDs, PIDs,
     /// use-after-free detection). For `xalloc`, behaves as instant-fit, as in
     /// libumem.
-    NextFit,
+    NextFit = 3,
 }
 
 /// What an allocation does when nothing fits.
@@ -55,42 +55,42 @@ pub enum Wait {
 /// let flags = AllocFlags::new().policy(Policy::NextFit).panic_on_failure(true);
 /// assert_eq!(flags.get_policy(), Policy::NextFit);
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct AllocFlags {
-    // The wait mode is kept unpacked (its kind, and the limit of
-    // `Wait::SleepFor` as seconds and nanoseconds) so the whole value is 16
-    // bytes: passed in two registers, never spilled to the stack on the
-    // allocation fast path, where `Wait` itself (a `Duration` inside)
-    // would make it 24.
+    // Two words, so the value travels in two registers and the fast path
+    // tests it with one instruction: `bits` packs the policy, the wait
+    // kind and the two switches in its low byte (all zero is plain
+    // instant-fit, no sleep) and the sub-second nanoseconds of a
+    // `Wait::SleepFor` limit in its high half; `limit_secs` holds the
+    // limit's whole seconds. A struct of separate small fields was passed
+    // through memory, built with byte stores and read back with wide
+    // loads, which stalled the CPU on every allocation.
+    bits: u64,
     limit_secs: u64,
-    limit_nanos: u32,
-    wait: WaitKind,
-    policy: Policy,
-    panic_on_failure: bool,
-    from_end: bool,
 }
 
-/// [`Wait`] without its limit (kept beside it in [`AllocFlags`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum WaitKind {
-    #[default]
-    NoSleep,
-    #[cfg(feature = "std")]
-    Sleep,
-    #[cfg(feature = "std")]
-    SleepFor,
-}
+// The layout of `AllocFlags::bits`.
+const POLICY_MASK: u64 = 0b11;
+const WAIT_SHIFT: u32 = 2;
+const WAIT_MASK: u64 = 0b11 << WAIT_SHIFT;
+const WAIT_NOSLEEP: u64 = 0;
+#[cfg(feature = "std")]
+const WAIT_SLEEP: u64 = 1 << WAIT_SHIFT;
+#[cfg(feature = "std")]
+const WAIT_SLEEP_FOR: u64 = 2 << WAIT_SHIFT;
+const PANIC_ON_FAILURE: u64 = 1 << 4;
+const FROM_END: u64 = 1 << 5;
+/// Every bit that takes a request off the fast path.
+const NOT_PLAIN: u64 = POLICY_MASK | WAIT_MASK | PANIC_ON_FAILURE | FROM_END;
+#[cfg(feature = "std")]
+const NANOS_SHIFT: u32 = 32;
 
 impl AllocFlags {
     /// Instant-fit, no-sleep, no panic.
     pub const fn new() -> AllocFlags {
         AllocFlags {
+            bits: 0,
             limit_secs: 0,
-            limit_nanos: 0,
-            wait: WaitKind::NoSleep,
-            policy: Policy::InstantFit,
-            panic_on_failure: false,
-            from_end: false,
         }
     }
 
@@ -99,18 +99,22 @@ impl AllocFlags {
 
     /// Sets the policy.
     pub const fn policy(mut self, policy: Policy) -> AllocFlags {
-        self.policy = policy;
+        self.bits = (self.bits & !POLICY_MASK) | policy as u64;
         self
     }
 
     /// Sets the wait mode.
     pub const fn wait(mut self, wait: Wait) -> AllocFlags {
-        (self.wait, self.limit_secs, self.limit_nanos) = match wait {
-            Wait::NoSleep => (WaitKind::NoSleep, 0, 0),
+        let keep = self.bits & (POLICY_MASK | PANIC_ON_FAILURE | FROM_END);
+        (self.bits, self.limit_secs) = match wait {
+            Wait::NoSleep => (keep | WAIT_NOSLEEP, 0),
             #[cfg(feature = "std")]
-            Wait::Sleep => (WaitKind::Sleep, 0, 0),
+            Wait::Sleep => (keep | WAIT_SLEEP, 0),
             #[cfg(feature = "std")]
-            Wait::SleepFor(limit) => (WaitKind::SleepFor, limit.as_secs(), limit.subsec_nanos()),
+            Wait::SleepFor(limit) => (
+                keep | WAIT_SLEEP_FOR | (limit.subsec_nanos() as u64) << NANOS_SHIFT,
+                limit.as_secs(),
+            ),
         };
         self
     }
@@ -118,14 +122,14 @@ impl AllocFlags {
     /// Panics instead of returning an error when the request cannot be met
     /// (libumem's `VM_PANIC`). Invalid arguments are still returned as errors.
     pub const fn panic_on_failure(mut self, yes: bool) -> AllocFlags {
-        self.panic_on_failure = yes;
+        self.bits = (self.bits & !PANIC_ON_FAILURE) | if yes { PANIC_ON_FAILURE } else { 0 };
         self
     }
 
     /// Places the allocation at the highest suitable address of the chosen
     /// segment instead of the lowest (the illumos kernel's `VM_ENDALLOC`).
     pub const fn from_end(mut self, yes: bool) -> AllocFlags {
-        self.from_end = yes;
+        self.bits = (self.bits & !FROM_END) | if yes { FROM_END } else { 0 };
         self
     }
 
@@ -133,52 +137,68 @@ impl AllocFlags {
     /// allocation fast path.
     #[inline]
     pub(crate) const fn is_plain_instant_fit(&self) -> bool {
-        matches!(self.policy, Policy::InstantFit)
-            && matches!(self.wait, WaitKind::NoSleep)
-            && !self.panic_on_failure
-            && !self.from_end
+        self.bits & NOT_PLAIN == 0
     }
 
     /// Whether the wait mode is [`Wait::NoSleep`] (without building the
     /// `Wait`, which the hot paths do not need).
     #[inline]
     pub(crate) const fn is_nosleep(&self) -> bool {
-        matches!(self.wait, WaitKind::NoSleep)
+        self.bits & WAIT_MASK == WAIT_NOSLEEP
     }
 
     /// Whether the wait mode is [`Wait::SleepFor`].
     #[inline]
     pub(crate) const fn has_time_limit(&self) -> bool {
         #[cfg(feature = "std")]
-        return matches!(self.wait, WaitKind::SleepFor);
+        return self.bits & WAIT_MASK == WAIT_SLEEP_FOR;
         #[cfg(not(feature = "std"))]
         return false;
     }
 
     /// The policy.
     pub const fn get_policy(&self) -> Policy {
-        self.policy
+        match self.bits & POLICY_MASK {
+            0 => Policy::InstantFit,
+            1 => Policy::BestFit,
+            2 => Policy::FirstFit,
+            _ => Policy::NextFit,
+        }
     }
 
     /// The wait mode.
     pub const fn get_wait(&self) -> Wait {
-        match self.wait {
-            WaitKind::NoSleep => Wait::NoSleep,
+        match self.bits & WAIT_MASK {
             #[cfg(feature = "std")]
-            WaitKind::Sleep => Wait::Sleep,
+            WAIT_SLEEP => Wait::Sleep,
             #[cfg(feature = "std")]
-            WaitKind::SleepFor => Wait::SleepFor(Duration::new(self.limit_secs, self.limit_nanos)),
+            WAIT_SLEEP_FOR => Wait::SleepFor(Duration::new(
+                self.limit_secs,
+                (self.bits >> NANOS_SHIFT) as u32,
+            )),
+            _ => Wait::NoSleep,
         }
     }
 
     /// Whether failure panics.
     pub const fn get_panic_on_failure(&self) -> bool {
-        self.panic_on_failure
+        self.bits & PANIC_ON_FAILURE != 0
     }
 
     /// Whether the allocation is placed at the high end.
     pub const fn get_from_end(&self) -> bool {
-        self.from_end
+        self.bits & FROM_END != 0
+    }
+}
+
+impl core::fmt::Debug for AllocFlags {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AllocFlags")
+            .field("policy", &self.get_policy())
+            .field("wait", &self.get_wait())
+            .field("panic_on_failure", &self.get_panic_on_failure())
+            .field("from_end", &self.get_from_end())
+            .finish()
     }
 }
 
@@ -306,8 +326,8 @@ impl Fit {
             nocross: c.nocross,
             min: c.min,
             max: c.max,
-            policy: flags.policy,
-            from_end: flags.from_end,
+            policy: flags.get_policy(),
+            from_end: flags.get_from_end(),
         }
     }
 
@@ -515,6 +535,28 @@ mod tests {
     #[test]
     fn flags_fit_in_two_registers_and_keep_their_wait() {
         assert_eq!(core::mem::size_of::<AllocFlags>(), 16);
+        for policy in [
+            Policy::InstantFit,
+            Policy::BestFit,
+            Policy::FirstFit,
+            Policy::NextFit,
+        ] {
+            for (panic, end) in [(false, false), (true, false), (false, true), (true, true)] {
+                let f = AllocFlags::new()
+                    .from_end(end)
+                    .policy(policy)
+                    .panic_on_failure(panic);
+                assert_eq!(f.get_policy(), policy);
+                assert_eq!(f.get_panic_on_failure(), panic);
+                assert_eq!(f.get_from_end(), end);
+                assert_eq!(f.get_wait(), Wait::NoSleep);
+                assert_eq!(
+                    f.is_plain_instant_fit(),
+                    policy == Policy::InstantFit && !panic && !end
+                );
+                assert_eq!(f.policy(Policy::BestFit).policy(policy), f);
+            }
+        }
         assert_eq!(AllocFlags::new().get_wait(), Wait::NoSleep);
         #[cfg(feature = "std")]
         {

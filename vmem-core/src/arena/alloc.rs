@@ -166,7 +166,9 @@ impl Arena {
             if found.is_some() || self.source.is_some() || flags.is_nosleep() {
                 let rescale = state.hash.wants_rescale();
                 drop(state);
-                self.give_back(&releases);
+                if !releases.is_empty() {
+                    self.give_back(&releases);
+                }
                 if rescale {
                     self.rescale();
                 }
@@ -194,10 +196,36 @@ impl Arena {
 
     /// The searching path: freelist search, then import, then reclaim, then
     /// wait or fail.
+    ///
+    /// The first search, with the reserve already full, is all most calls
+    /// need, so it is kept apart from the loop: with the loop in the same
+    /// function the compiler set up the loop's state (deadline, retry
+    /// flags, values derived from `fit`) on entry and spilled it to the
+    /// stack, some twenty stores on every call.
+    #[inline]
     fn xalloc_unchecked(&self, fit: &Fit, flags: AllocFlags) -> Result<usize, Error> {
+        let mut state = self.state.lock();
+        if state.reserve.len >= RESERVE_LOW {
+            if let Some((seg, addr)) = state.search(fit) {
+                state.seg_alloc(seg, addr, fit.size);
+                return self.done(state, addr);
+            }
+        }
+        self.xalloc_search(state, fit, flags)
+    }
+
+    /// [`xalloc_unchecked`](Arena::xalloc_unchecked) beyond its first
+    /// search: refill the reserve, search, import, reclaim, then wait or
+    /// fail, until one succeeds.
+    #[inline(never)]
+    fn xalloc_search<'a>(
+        &'a self,
+        mut state: Guard<'a, State>,
+        fit: &Fit,
+        flags: AllocFlags,
+    ) -> Result<usize, Error> {
         let deadline = deadline_for(flags);
         let mut reclaimed = false;
-        let mut state = self.state.lock();
         let mut exhausted = false;
         loop {
             state = match self.populate(state) {
