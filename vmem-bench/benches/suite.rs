@@ -122,8 +122,6 @@ fn ours(c: &mut Criterion) {
     g.bench_function("qcache_pair", |b| {
         b.iter(|| cached.free(black_box(cached.alloc(black_box(1)).unwrap())))
     });
-    threads(&mut g, "threads_qcache", cached);
-    threads(&mut g, "threads_arena", Arc::new(Ours::new(BIG)));
     let ids = Arena::new("ids", 1, ID_SPACE, 1).unwrap();
     let next = AllocFlags::new().policy(Policy::NextFit);
     let mut ring = IdRing::new(|| ids.alloc(1, next).unwrap());
@@ -135,6 +133,13 @@ fn ours(c: &mut Criterion) {
             )
         })
     });
+    // Last: the first thread the process creates ends glibc's
+    // single-threaded state for good, and with it the plain load-and-store
+    // lock path (vmem-core's sync/single.rs). Everything of ours above, and
+    // `c_boundary` before this group, runs single-threaded; these and the
+    // peers' groups after them run in a multi-threaded process.
+    threads(&mut g, "threads_qcache", cached);
+    threads(&mut g, "threads_arena", Arc::new(Ours::new(BIG)));
     g.finish();
 }
 
@@ -331,6 +336,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = baseline, ours, c_boundary, vmem_peer, range_alloc, offset_alloc, vm_alloc, buddy
+    targets = baseline, c_boundary, ours, vmem_peer, range_alloc, offset_alloc, vm_alloc, buddy
 }
 criterion_main!(benches);

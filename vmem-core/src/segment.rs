@@ -207,15 +207,7 @@ impl SegPtr {
 
     #[inline]
     pub(crate) fn set_kind(self, kind: Kind) {
-        let packed = self.packed().map_addr(|a| (a & !KIND_MASK) | kind as usize);
-        // A volatile store, so the word is written whole: as a plain store
-        // the compiler narrowed it to a byte-wide read-modify-write of the
-        // low byte, and the next full-word read of the field (`prev_kind`,
-        // often a few instructions later) then could not take its value
-        // from the pending store and waited for it to reach the cache.
-        // SAFETY: the tag is live and owned by the lock holder (type docs);
-        // the field is aligned and initialised.
-        unsafe { ptr::addr_of_mut!((*self.0.as_ptr()).prev_kind_and_kind).write_volatile(packed) }
+        self.set_packed(self.packed().map_addr(|a| (a & !KIND_MASK) | kind as usize));
     }
 
     #[inline]
