@@ -5,14 +5,15 @@
 //!
 //! Every slab is imported aligned to a power of two (`align`, at least its
 //! size), so the slab holding an address is `addr / align`: its *slab
-//! number*. The directory maps slab numbers to a [`SlabStates`]: one state
-//! byte per quantum of the slab, so that finding an object's byte is a shift,
-//! not a division by the object size. The byte at an object's first quantum
-//! holds the object's state ([`FREE`], [`CACHED`], [`OUT`]); the bytes of its
-//! other quanta hold [`INSIDE`] and those of the slab's unused tail
-//! [`TAIL`], which never change, so a free of a misaligned address is
-//! refused by the same load. The map is an open-addressing table that only
-//! ever grows:
+//! number*. The directory maps slab numbers to a [`SlabStates`]: one cache
+//! line per object of the slab, holding its state byte. Finding an object's
+//! byte is a shift (the address's quantum within the slab) and a look-up in
+//! the directory's [`Layout`], not a division by the object size. The
+//! object's first quantum maps to its state ([`FREE`], [`CACHED`],
+//! [`OUT`]); its other quanta map to a byte holding [`INSIDE`] and the
+//! slab's unused tail to one holding [`TAIL`], which never change, so a
+//! free of a misaligned address is refused by the same load. The map is an
+//! open-addressing table that only ever grows:
 //!
 //! - readers (every alloc and free) never lock and never pin: they load the
 //!   current table, probe for the slab number and read or write a state
@@ -57,62 +58,88 @@ const TAIL: u8 = 4;
 /// The first table's slot count.
 const INITIAL_SLOTS: usize = 16;
 
-/// The state of every object of one slab: a byte per quantum, in blocks of
-/// 128 bytes that share no cache line (nor the pair of lines an adjacent-
-/// line prefetcher fetches together) with anything else, the struct itself
-/// included. Each allocation and free writes a state byte; two threads
-/// working on objects of different slabs must not write to one line
-/// (slab.rs, "slab owners", keeps their slabs apart).
-#[repr(align(128))]
+/// The state of every object of one slab: one cache line per object, whose
+/// first byte is the object's state ([`FREE`], [`CACHED`], [`OUT`]); the
+/// next two hold the constants [`INSIDE`] and [`TAIL`] that the later
+/// quanta of the object, and the slab's unused tail, are mapped to (see
+/// [`Layout`]). Every allocation and free writes its object's state byte,
+/// so two objects never share a line: two threads working on two objects
+/// of one slab would otherwise bounce that line between their cores on
+/// every operation. Slabs do end up shared: a thread that moves to another
+/// CPU keeps the objects it took on the first one (see `docs/design.md`,
+/// bad frees).
 pub(crate) struct SlabStates {
     base: usize,
-    /// Quanta in the slab: the bytes of `blocks` in use.
-    len: usize,
-    blocks: Box<[StateBlock]>,
+    lines: Box<[StateLine]>,
 }
 
-/// Bytes per [`StateBlock`].
-const BLOCK: usize = 128;
+/// One object's state byte and the two constants, alone on a cache line.
+#[repr(align(64))]
+struct StateLine([AtomicU8; 64]);
 
-/// 128 state bytes on their own two cache lines.
-#[repr(align(128))]
-struct StateBlock([AtomicU8; BLOCK]);
+/// Where the state byte of each quantum of a slab is: the same for every
+/// slab of a directory, so it is computed once and only read afterwards.
+/// Entry `unit` is `line * 64 + byte` into [`SlabStates::lines`].
+struct Layout {
+    /// One entry per quantum of the slab.
+    index: Box<[u32]>,
+    /// Objects per slab: lines per [`SlabStates`].
+    objects: usize,
+}
+
+/// The byte of a [`StateLine`] that holds [`INSIDE`].
+const INSIDE_BYTE: u32 = 1;
+/// The byte of a [`StateLine`] that holds [`TAIL`].
+const TAIL_BYTE: u32 = 2;
+
+impl Layout {
+    fn new(units: usize, per_object: usize, objects: usize) -> Layout {
+        let index = (0..units)
+            .map(|unit| {
+                let (object, within) = (unit / per_object, unit % per_object);
+                let line = |n: usize| u32::try_from(n * 64).expect("a slab of few objects");
+                if object >= objects {
+                    // Line 0 exists: every slab holds at least one object.
+                    TAIL_BYTE
+                } else if within == 0 {
+                    line(object)
+                } else {
+                    line(object) + INSIDE_BYTE
+                }
+            })
+            .collect();
+        Layout { index, objects }
+    }
+}
 
 impl SlabStates {
-    /// A slab's states, set from `template` (one byte per quantum).
-    fn new(base: usize, template: &[u8]) -> SlabStates {
-        let blocks = template
-            .chunks(BLOCK)
-            .map(|chunk| {
-                StateBlock(core::array::from_fn(|i| {
-                    AtomicU8::new(chunk.get(i).copied().unwrap_or(TAIL))
+    /// A fresh slab's states: every object [`FREE`].
+    fn new(base: usize, layout: &Layout) -> SlabStates {
+        let lines = (0..layout.objects.max(1))
+            .map(|_| {
+                StateLine(core::array::from_fn(|i| {
+                    AtomicU8::new(match i as u32 {
+                        INSIDE_BYTE => INSIDE,
+                        TAIL_BYTE => TAIL,
+                        _ => FREE,
+                    })
                 }))
             })
             .collect();
-        SlabStates {
-            base,
-            len: template.len(),
-            blocks,
-        }
+        SlabStates { base, lines }
     }
 
     /// The state byte of the slab's quantum `unit`.
     #[inline(always)]
-    fn unit(&self, unit: usize) -> Option<&AtomicU8> {
-        if unit >= self.len {
-            return None;
-        }
-        Some(&self.blocks[unit / BLOCK].0[unit % BLOCK])
-    }
-
-    /// Every state byte in use.
-    fn units(&self) -> impl Iterator<Item = &AtomicU8> {
-        self.blocks.iter().flat_map(|b| b.0.iter()).take(self.len)
+    fn unit(&self, layout: &Layout, unit: usize) -> Option<&AtomicU8> {
+        let index = *layout.index.get(unit)? as usize;
+        Some(&self.lines[index / 64].0[index % 64])
     }
 
     /// Bytes held for one slab.
-    fn footprint(len: usize) -> usize {
-        core::mem::size_of::<SlabStates>() + len.div_ceil(BLOCK) * BLOCK
+    fn footprint(layout: &Layout) -> usize {
+        core::mem::size_of::<SlabStates>()
+            + layout.objects.max(1) * core::mem::size_of::<StateLine>()
     }
 }
 
@@ -216,8 +243,8 @@ pub(crate) struct Directory {
     /// `quantum - 1`.
     quantum_mask: usize,
     object_size: usize,
-    /// The state bytes of a fresh slab.
-    template: Box<[u8]>,
+    /// Where each quantum's state byte is in a slab's [`SlabStates`].
+    layout: Layout,
     table: AtomicPtr<Table>,
     owned: Mutex<Owned>,
 }
@@ -246,20 +273,14 @@ impl Directory {
         debug_assert!(object_size % quantum == 0 && slab_size % quantum == 0);
         let per_object = object_size / quantum;
         let objects = slab_size / object_size;
-        let template = (0..slab_size / quantum)
-            .map(|unit| match unit {
-                u if u >= objects * per_object => TAIL,
-                u if u % per_object == 0 => FREE,
-                _ => INSIDE,
-            })
-            .collect();
+        let layout = Layout::new(slab_size / quantum, per_object, objects);
         let first = Box::into_raw(Box::new(Table::new(INITIAL_SLOTS)));
         Directory {
             shift: align.trailing_zeros(),
             quantum_shift: quantum.trailing_zeros(),
             quantum_mask: quantum - 1,
             object_size,
-            template,
+            layout,
             table: AtomicPtr::new(first),
             owned: Mutex::new(Owned {
                 tables: vec![first],
@@ -328,7 +349,7 @@ impl Directory {
         if offset & self.quantum_mask != 0 {
             return None;
         }
-        let state = slab.unit(offset >> self.quantum_shift)?;
+        let state = slab.unit(&self.layout, offset >> self.quantum_shift)?;
         let value = state.load(Ordering::Relaxed);
         (value <= OUT).then_some((state, value))
     }
@@ -348,7 +369,7 @@ impl Directory {
             return Err(misaligned);
         }
         let state = slab
-            .unit(offset >> self.quantum_shift)
+            .unit(&self.layout, offset >> self.quantum_shift)
             .ok_or(BadFreeReason::NotFromCache)?;
         match state.load(Ordering::Relaxed) {
             INSIDE => Err(misaligned),
@@ -369,9 +390,12 @@ impl Directory {
         if let Some(states) = table.find(key) {
             // SAFETY: states live until drop (see `slab`).
             let states = unsafe { &*states };
-            debug_assert!(states
-                .units()
-                .all(|s| matches!(s.load(Ordering::Relaxed), FREE | INSIDE | TAIL)));
+            debug_assert!((0..self.layout.index.len()).all(|unit| matches!(
+                states
+                    .unit(&self.layout, unit)
+                    .map(|s| s.load(Ordering::Relaxed)),
+                Some(FREE | INSIDE | TAIL)
+            )));
             return;
         }
         let entries = owned.states.len();
@@ -394,7 +418,7 @@ impl Directory {
             // SAFETY: just allocated and published; freed only on drop.
             table = unsafe { &*bigger };
         }
-        let states = Box::into_raw(Box::new(SlabStates::new(base, &self.template)));
+        let states = Box::into_raw(Box::new(SlabStates::new(base, &self.layout)));
         owned.states.push(states);
         table.insert(key, states);
     }
@@ -416,7 +440,7 @@ impl Directory {
             // SAFETY: owned tables live until drop.
             .map(|&t| (unsafe { &*t }.mask + 1) * 2 * word)
             .sum();
-        tables + owned.states.len() * SlabStates::footprint(self.template.len())
+        tables + owned.states.len() * SlabStates::footprint(&self.layout)
     }
 }
 
@@ -471,6 +495,30 @@ mod tests {
         set(&dir, 0x20, FREE);
         dir.register(0x20);
         assert_eq!(value(&dir, 0x2a), FREE);
+    }
+
+    #[test]
+    fn no_two_objects_of_a_slab_share_a_cache_line() {
+        // Quantum 16: objects of 1, 3 and 8 quanta in slabs of 32 quanta.
+        for per_object in [1, 3, 8] {
+            let dir = Directory::new(512, 16, 16 * per_object, 512);
+            dir.register(0x1000);
+            let lines: Vec<usize> = (0..32 / per_object)
+                .map(|k| {
+                    let (state, value) = dir.object(0x1000 + k * 16 * per_object).unwrap();
+                    assert_eq!(value, FREE);
+                    (state as *const AtomicU8).addr() / 64
+                })
+                .collect();
+            let mut distinct = lines.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            assert_eq!(
+                distinct.len(),
+                lines.len(),
+                "objects of {per_object} quanta"
+            );
+        }
     }
 
     #[test]
