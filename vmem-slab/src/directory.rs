@@ -73,18 +73,25 @@ pub(crate) struct SlabStates {
     lines: Box<[StateLine]>,
 }
 
+/// Bytes per [`StateLine`]: a cache line.
+const LINE: usize = 64;
+
 /// One object's state byte and the two constants, alone on a cache line.
+// `repr(align)` takes a literal: keep it equal to `LINE`.
 #[repr(align(64))]
-struct StateLine([AtomicU8; 64]);
+struct StateLine([AtomicU8; LINE]);
+
+const _: () = assert!(core::mem::align_of::<StateLine>() == LINE);
 
 /// Where the state byte of each quantum of a slab is: the same for every
 /// slab of a directory, so it is computed once and only read afterwards.
-/// Entry `unit` is `line * 64 + byte` into [`SlabStates::lines`].
+/// Entry `unit` is `line * LINE + byte` into [`SlabStates::lines`].
 struct Layout {
     /// One entry per quantum of the slab.
     index: Box<[u32]>,
-    /// Objects per slab: lines per [`SlabStates`].
-    objects: usize,
+    /// Lines per [`SlabStates`]: one per object (at least one, which also
+    /// holds the [`TAIL`] byte).
+    lines: usize,
 }
 
 /// The byte of a [`StateLine`] that holds [`INSIDE`].
@@ -97,25 +104,28 @@ impl Layout {
         let index = (0..units)
             .map(|unit| {
                 let (object, within) = (unit / per_object, unit % per_object);
-                let line = |n: usize| u32::try_from(n * 64).expect("a slab of few objects");
                 if object >= objects {
-                    // Line 0 exists: every slab holds at least one object.
-                    TAIL_BYTE
-                } else if within == 0 {
-                    line(object)
+                    return TAIL_BYTE;
+                }
+                let line = u32::try_from(object * LINE).expect("a slab of few objects");
+                if within == 0 {
+                    line
                 } else {
-                    line(object) + INSIDE_BYTE
+                    line + INSIDE_BYTE
                 }
             })
             .collect();
-        Layout { index, objects }
+        Layout {
+            index,
+            lines: objects.max(1),
+        }
     }
 }
 
 impl SlabStates {
     /// A fresh slab's states: every object [`FREE`].
     fn new(base: usize, layout: &Layout) -> SlabStates {
-        let lines = (0..layout.objects.max(1))
+        let lines = (0..layout.lines)
             .map(|_| {
                 StateLine(core::array::from_fn(|i| {
                     AtomicU8::new(match i as u32 {
@@ -133,13 +143,12 @@ impl SlabStates {
     #[inline(always)]
     fn unit(&self, layout: &Layout, unit: usize) -> Option<&AtomicU8> {
         let index = *layout.index.get(unit)? as usize;
-        Some(&self.lines[index / 64].0[index % 64])
+        Some(&self.lines[index / LINE].0[index % LINE])
     }
 
     /// Bytes held for one slab.
     fn footprint(layout: &Layout) -> usize {
-        core::mem::size_of::<SlabStates>()
-            + layout.objects.max(1) * core::mem::size_of::<StateLine>()
+        core::mem::size_of::<SlabStates>() + layout.lines * LINE
     }
 }
 

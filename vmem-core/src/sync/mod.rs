@@ -125,11 +125,10 @@ const CONTENDED: u32 = 2;
 ///
 /// Few: two threads hammering one arena ran at 64 to 219 ns per pair with
 /// 100 spins (the spinner kept pulling the lock's cache line away from the
-/// holder, then often lost the race anyway), at 50 to 56 ns with 10, and
-/// 53 to 58 with 30, and about as with 10 with none (the Rust suite's
-/// two-thread arena step: 67 to 70 ns with none, 61 to 68 with 10). A few
-/// spins are kept so that a waiter does not sleep when the holder is a few
-/// instructions from letting go (see `docs/performance.md`).
+/// holder, then often lost the race anyway), at 50 to 56 ns with 10, 53 to
+/// 58 with 30 and 53 to 54 with none. A few are kept so that a waiter does
+/// not sleep when the holder is a few instructions from letting go (see
+/// `docs/performance.md`).
 #[cfg(feature = "std")]
 const SPINS_BEFORE_SLEEP: u32 = 10;
 
