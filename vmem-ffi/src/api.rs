@@ -365,18 +365,40 @@ pub unsafe extern "C" fn vmem_destroy(vmp: *mut Vmem) {
 #[no_mangle]
 pub unsafe extern "C" fn vmem_alloc(vmp: *mut Vmem, size: usize, vmflag: c_int) -> *mut c_void {
     guard("vmem_alloc", || {
-        // The hot path is the allocation alone; a NULL arena, a failure
-        // and tracing are handled out of line (`alloc_end`), so that no
-        // report's arguments are set up on every call.
+        // The hot paths are a hit in a loaded magazine and an arena
+        // allocation that succeeds; a NULL arena, a magazine miss, a failure
+        // and tracing are handled out of line (`alloc_end`), so that neither
+        // an error nor a report's arguments are set up on every call.
         // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
         let Some(vm) = (unsafe { ptr::vmem_ref(vmp) }) else {
             null_arena("vmem_alloc", &AllocArgs(size, vmflag))
         };
-        match vm.alloc(size, alloc_flags(vmflag)) {
+        let result = match vm.cached_arena().cache_for(size) {
+            Some(cache) => match cache.alloc_loaded() {
+                Some(addr) => Ok(addr),
+                None => Err(Missed::Cache),
+            },
+            None => vm
+                .arena()
+                .alloc(size, alloc_flags(vmflag))
+                .map_err(Missed::Arena),
+        };
+        match result {
             Ok(addr) if !trace::is_on() => addr as *mut c_void,
             result => alloc_end(vmp, vm, size, vmflag, result),
         }
     })
+}
+
+/// Why an allocation or a free left the fast path of `vmem_alloc` or
+/// `vmem_free`.
+enum Missed {
+    /// The quantum cache's loaded magazine could not serve it (empty for an
+    /// allocation; full, or a free to refuse or with sleepers to wake): the
+    /// cache's whole operation runs, out of line.
+    Cache,
+    /// The arena refused.
+    Arena(vmem_core::Error),
 }
 
 /// The arguments of a `vmem_alloc` call, as its reports print them.
@@ -398,7 +420,8 @@ impl fmt::Display for FreeArgs {
     }
 }
 
-/// The rest of a `vmem_alloc` whose allocation failed or is traced.
+/// The rest of a `vmem_alloc` that missed its loaded magazine, failed or
+/// is traced.
 #[cold]
 #[inline(never)]
 fn alloc_end(
@@ -406,12 +429,23 @@ fn alloc_end(
     vm: &Vmem,
     size: usize,
     vmflag: c_int,
-    result: Result<usize, Failure>,
+    result: Result<usize, Missed>,
 ) -> *mut c_void {
-    let args = AllocArgs(size, vmflag);
+    let result = match result {
+        Ok(addr) => Ok(addr),
+        Err(Missed::Cache) => vm.alloc(size, alloc_flags(vmflag)),
+        Err(Missed::Arena(err)) => Err(Failure::of_core(err)),
+    };
     let addr = match result {
         Ok(addr) => addr as *mut c_void,
-        Err(failure) => failed("vmem_alloc", vmp, vm, &args, vmflag, failure),
+        Err(failure) => failed(
+            "vmem_alloc",
+            vmp,
+            vm,
+            &AllocArgs(size, vmflag),
+            vmflag,
+            failure,
+        ),
     };
     if let Some(trace) = trace::on() {
         trace.alloc(vmp, size, vmflag, addr as usize);
@@ -488,12 +522,12 @@ fn xalloc_end(
     size: usize,
     constraints: &Constraints,
     vmflag: c_int,
-    result: Result<usize, Failure>,
+    result: Result<usize, vmem_core::Error>,
 ) -> *mut c_void {
     let args = XallocArgs(size, constraints, vmflag);
     let addr = match result {
         Ok(addr) => addr as *mut c_void,
-        Err(failure) => failed("vmem_xalloc", vmp, vm, &args, vmflag, failure),
+        Err(err) => failed("vmem_xalloc", vmp, vm, &args, vmflag, Failure::of_core(err)),
     };
     if let Some(trace) = trace::on() {
         trace.xalloc(vmp, size, constraints, vmflag, addr as usize);
@@ -515,27 +549,60 @@ pub unsafe extern "C" fn vmem_free(vmp: *mut Vmem, vaddr: *mut c_void, size: usi
         let Some(vm) = (unsafe { ptr::vmem_ref(vmp) }) else {
             null_arena("vmem_free", &FreeArgs(vaddr, size))
         };
-        let result = vm.free(vaddr as usize, size);
-        if result.is_err() || trace::is_on() {
-            free_end("vmem_free", vmp, vm, vaddr, size, result);
+        let addr = vaddr as usize;
+        let result = match vm.cached_arena().cache_for(size) {
+            Some(cache) if cache.free_loaded(addr) => Ok(()),
+            Some(_) => Err(Missed::Cache),
+            None => vm.arena().free(addr, size).map_err(Missed::Arena),
+        };
+        match result {
+            Ok(()) if !trace::is_on() => {}
+            result => free_end(vmp, vm, vaddr, size, result),
         }
     })
 }
 
-/// The rest of a `vmem_free` or `vmem_xfree` that was refused or is
-/// traced: a refused free aborts.
+/// The rest of a `vmem_free` that the fast path did not finish (a full
+/// magazine, sleepers to wake, or a bad free, which aborts) or that is
+/// traced.
 #[cold]
 #[inline(never)]
 fn free_end(
-    call: &str,
     vmp: *mut Vmem,
     vm: &Vmem,
     vaddr: *mut c_void,
     size: usize,
-    result: Result<(), Failure>,
+    result: Result<(), Missed>,
 ) {
+    let result = match result {
+        Ok(()) => Ok(()),
+        // `free_loaded` changed nothing: the whole free runs, and says why
+        // it is refused, if it is.
+        Err(Missed::Cache) => vm.free(vaddr as usize, size),
+        Err(Missed::Arena(err)) => Err(Failure::of_core(err)),
+    };
     if let Err(failure) = result {
-        refuse(call, vmp, vm, &FreeArgs(vaddr, size), &failure);
+        refuse("vmem_free", vmp, vm, &FreeArgs(vaddr, size), &failure);
+    }
+    if let Some(trace) = trace::on() {
+        trace.free(vmp, vaddr as usize, size);
+    }
+}
+
+/// The rest of a `vmem_xfree` that was refused or is traced: a refused free
+/// aborts.
+#[cold]
+#[inline(never)]
+fn xfree_end(
+    vmp: *mut Vmem,
+    vm: &Vmem,
+    vaddr: *mut c_void,
+    size: usize,
+    result: Result<(), vmem_core::Error>,
+) {
+    if let Err(err) = result {
+        let failure = Failure::of_core(err);
+        refuse("vmem_xfree", vmp, vm, &FreeArgs(vaddr, size), &failure);
     }
     if let Some(trace) = trace::on() {
         trace.free(vmp, vaddr as usize, size);
@@ -557,7 +624,7 @@ pub unsafe extern "C" fn vmem_xfree(vmp: *mut Vmem, vaddr: *mut c_void, size: us
         };
         let result = vm.xfree(vaddr as usize, size);
         if result.is_err() || trace::is_on() {
-            free_end("vmem_xfree", vmp, vm, vaddr, size, result);
+            xfree_end(vmp, vm, vaddr, size, result);
         }
     })
 }

@@ -144,15 +144,13 @@ impl Vmem {
         size: usize,
         c: &Constraints,
         flags: AllocFlags,
-    ) -> Result<usize, Failure> {
-        self.arena()
-            .xalloc(size, c, flags)
-            .map_err(Failure::of_core)
+    ) -> Result<usize, vmem_core::Error> {
+        self.arena().xalloc(size, c, flags)
     }
 
     /// `vmem_xfree`: always the arena.
-    pub(crate) fn xfree(&self, addr: usize, size: usize) -> Result<(), Failure> {
-        self.arena().xfree(addr, size).map_err(Failure::of_core)
+    pub(crate) fn xfree(&self, addr: usize, size: usize) -> Result<(), vmem_core::Error> {
+        self.arena().xfree(addr, size)
     }
 
     /// `vmem_add`.

@@ -106,7 +106,10 @@ pub(crate) struct CpuCache {
     hint: SlabHint,
     allocs: u64,
     frees: u64,
-    hits: u64,
+    /// Operations neither magazine could serve (they went to the depot or
+    /// the slab layer): the hits are `allocs + frees - misses`, so the
+    /// fast paths count nothing but their own call.
+    misses: u64,
 }
 
 /// Builds an [`ObjectCache`]: object size, slab size, callbacks, mode.
@@ -347,13 +350,56 @@ impl ObjectCache {
     /// (wait mode, panic on failure; the policy is the arena's instant-fit).
     #[inline]
     pub fn alloc_with(&self, flags: AllocFlags) -> Result<usize, SlabError> {
+        match self.alloc_loaded() {
+            Some(object) => Ok(object),
+            None => self.alloc_missed(flags),
+        }
+    }
+
+    /// The fast path of [`alloc`](ObjectCache::alloc): an object from the
+    /// calling CPU's loaded magazine, or `None`, having changed nothing,
+    /// when that magazine is empty (or the cache is in audit mode) and
+    /// [`alloc_with`](ObjectCache::alloc_with) must go further. It takes no
+    /// lock but the CPU's slot and cannot fail otherwise, so a caller that
+    /// keeps the error type off its hot path (the C layer) calls this first.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use vmem_core::Arena;
+    /// # use vmem_slab::ObjectCache;
+    /// let arena = Arc::new(Arena::builder("ids").quantum(1).span(1, 1 << 20).build()?);
+    /// let cache = ObjectCache::builder("ids-4", 4, arena).build()?;
+    /// assert_eq!(cache.alloc_loaded(), None, "nothing cached yet");
+    /// let id = cache.alloc()?;
+    /// cache.free(id)?;
+    /// assert_eq!(cache.alloc_loaded(), Some(id), "the magazine holds it");
+    /// # cache.free(id)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn alloc_loaded(&self) -> Option<usize> {
+        if !self.magazines {
+            return None;
+        }
+        let mut cpu = self.slot().lock();
+        let object = cpu.loaded.pop()?;
+        cpu.allocs += 1;
+        self.hand_out(object, &mut cpu.hint);
+        Some(object)
+    }
+
+    /// The rest of an allocation whose loaded magazine was empty: the
+    /// previous magazine, the depot, the slab layer.
+    #[cold]
+    #[inline(never)]
+    fn alloc_missed(&self, flags: AllocFlags) -> Result<usize, SlabError> {
         let mut after = AfterDepot::default();
         {
-            let mut cpu = self.slots[cpu::current() & self.slot_mask].lock();
+            let mut cpu = self.slot().lock();
             cpu.allocs += 1;
             if self.magazines {
+                // Another thread on this slot may have refilled it since.
                 if let Some(object) = cpu.loaded.pop() {
-                    cpu.hits += 1;
                     self.hand_out(object, &mut cpu.hint);
                     return Ok(object);
                 }
@@ -365,12 +411,24 @@ impl ObjectCache {
                     }
                     return Ok(object);
                 }
+            } else {
+                cpu.misses += 1;
             }
         }
         if after.any() {
             self.after_depot(after);
         }
         self.slab_alloc(flags)
+    }
+
+    /// The calling CPU's slot.
+    #[inline(always)]
+    fn slot(&self) -> &SpinLock<CpuCache> {
+        let index = cpu::current() & self.slot_mask;
+        // SAFETY: `slots` has `slot_mask + 1` entries (built together in
+        // `CacheBuilder::build`, never resized), so `index <= slot_mask` is
+        // in bounds.
+        unsafe { self.slots.get_unchecked(index) }
     }
 
     /// What a depot visit left to do, with no CPU slot lock held: the
@@ -386,12 +444,21 @@ impl ObjectCache {
     }
 
     /// Marks a cached or freshly carved object as with a user.
-    #[inline]
+    #[inline(always)]
     fn hand_out(&self, object: usize, hint: &mut SlabHint) {
-        match self.directory.object_hinted(object, hint) {
-            Some((state, _)) => state.store(OUT, Ordering::Relaxed),
-            None => unreachable!("cache '{}' holds {object:#x}, not an object", self.name),
+        match self.directory.state_hinted(object, hint) {
+            Some(state) => {
+                debug_assert!(matches!(state.load(Ordering::Relaxed), FREE | CACHED));
+                state.store(OUT, Ordering::Relaxed);
+            }
+            None => self.not_an_object(object),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn not_an_object(&self, object: usize) -> ! {
+        unreachable!("cache '{}' holds {object:#x}, not an object", self.name)
     }
 
     /// Swap with the previous magazine, or trade an empty for a full one at
@@ -400,9 +467,9 @@ impl ObjectCache {
     fn alloc_miss(&self, cpu: &mut CpuCache, after: &mut AfterDepot) -> Option<usize> {
         if !cpu.previous.is_empty() {
             core::mem::swap(&mut cpu.loaded, &mut cpu.previous);
-            cpu.hits += 1;
             return cpu.loaded.pop();
         }
+        cpu.misses += 1;
         after.owed_reap = self.reap_owed.load(Ordering::Relaxed);
         let mut depot = self.lock_depot();
         let full = depot.full.pop()?;
@@ -427,24 +494,79 @@ impl ObjectCache {
     /// limit: two threads freeing the same object at the same instant).
     #[inline]
     pub fn free(&self, object: usize) -> Result<(), SlabError> {
+        if self.free_loaded(object) {
+            Ok(())
+        } else {
+            self.free_missed(object)
+        }
+    }
+
+    /// The fast path of [`free`](ObjectCache::free): checks `object` and
+    /// pushes it onto the calling CPU's loaded magazine, returning `true`.
+    /// Returns `false`, having changed nothing, whenever
+    /// [`free`](ObjectCache::free) has more to do or something to refuse:
+    /// the magazine is full, the address is not an object with a user, the
+    /// cache is in audit mode, or the arena has sleepers to wake. Never
+    /// call [`free`](ObjectCache::free) for an object this accepted.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use vmem_core::Arena;
+    /// # use vmem_slab::ObjectCache;
+    /// let arena = Arc::new(Arena::builder("ids").quantum(1).span(1, 1 << 20).build()?);
+    /// let cache = ObjectCache::builder("ids-4", 4, arena).build()?;
+    /// let id = cache.alloc()?;
+    /// assert!(!cache.free_loaded(id), "no magazine with room yet");
+    /// cache.free(id)?; // the depot gives this CPU an empty magazine
+    /// let id = cache.alloc()?;
+    /// assert!(cache.free_loaded(id));
+    /// assert!(!cache.free_loaded(id), "a double free is left to `free`");
+    /// assert!(cache.free(id).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn free_loaded(&self, object: usize) -> bool {
+        if !self.magazines || self.arena.has_sleepers() {
+            return false;
+        }
+        let mut cpu = self.slot().lock();
+        let cpu = &mut *cpu;
+        match self.directory.state_hinted(object, &mut cpu.hint) {
+            Some(state) if state.load(Ordering::Relaxed) == OUT && !cpu.loaded.is_full() => {
+                state.store(CACHED, Ordering::Relaxed);
+                // SAFETY: the guard checked the magazine is not full, under
+                // the slot lock held since.
+                unsafe { cpu.loaded.push_unchecked(object) };
+                cpu.frees += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The rest of a free the fast path did not take: a refusal, a full
+    /// magazine, audit mode, sleepers to wake.
+    #[cold]
+    #[inline(never)]
+    fn free_missed(&self, object: usize) -> Result<(), SlabError> {
         if !self.magazines {
             return self.audited_free(object);
         }
         let mut after = AfterDepot::default();
         {
-            let mut cpu = self.slots[cpu::current() & self.slot_mask].lock();
-            let Some((state, value)) = self.directory.object_hinted(object, &mut cpu.hint) else {
+            let mut cpu = self.slot().lock();
+            let state = self
+                .directory
+                .state_hinted(object, &mut cpu.hint)
+                .filter(|state| state.load(Ordering::Relaxed) == OUT);
+            let Some(state) = state else {
                 drop(cpu);
                 return Err(self.refused(object));
             };
-            if value != OUT {
-                return Err(self.bad_free(object, BadFreeReason::NotAllocated));
-            }
             state.store(CACHED, Ordering::Relaxed);
             cpu.frees += 1;
-            match cpu.loaded.push(object) {
-                Ok(()) => cpu.hits += 1,
-                Err(object) => self.free_miss(&mut cpu, object, &mut after),
+            if let Err(object) = cpu.loaded.push(object) {
+                self.free_miss(&mut cpu, object, &mut after);
             }
         }
         if after.any() {
@@ -469,10 +591,10 @@ impl ObjectCache {
     fn free_miss(&self, cpu: &mut CpuCache, object: usize, after: &mut AfterDepot) {
         if cpu.previous.is_empty() && cpu.previous.capacity() != 0 {
             core::mem::swap(&mut cpu.loaded, &mut cpu.previous);
-            cpu.hits += 1;
             cpu.loaded.push(object).expect("an empty magazine has room");
             return;
         }
+        cpu.misses += 1;
         after.owed_reap = self.reap_owed.load(Ordering::Relaxed);
         let size = self.magazine_size.load(Ordering::Relaxed);
         let mut depot = self.lock_depot();
@@ -509,7 +631,10 @@ impl ObjectCache {
         lock(&self.slabs)
             .check_out(object)
             .map_err(|reason| self.bad_free(object, reason))?;
-        self.slots[cpu::current() & self.slot_mask].lock().frees += 1;
+        let mut cpu = self.slot().lock();
+        cpu.frees += 1;
+        cpu.misses += 1;
+        drop(cpu);
         self.slab_free(core::iter::once(object));
         Ok(())
     }
@@ -827,7 +952,7 @@ impl ObjectCache {
             let cpu = slot.lock();
             s.allocs += cpu.allocs;
             s.frees += cpu.frees;
-            s.magazine_hits += cpu.hits;
+            s.magazine_hits += cpu.allocs + cpu.frees - cpu.misses;
             s.objects_cached += cpu.loaded.len() + cpu.previous.len();
         }
         {
@@ -889,6 +1014,75 @@ mod tests {
             (s.slabs_created, s.slabs_destroyed, s.objects_cached),
             (1, 1, 0)
         );
+    }
+
+    #[test]
+    fn fast_paths_serve_the_loaded_magazine_and_leave_the_rest_untouched() {
+        let arena = arena(1 << 20);
+        let cache = ObjectCache::builder("fast", 32, arena.clone())
+            .slots(1)
+            .build()
+            .unwrap();
+        assert_eq!(cache.alloc_loaded(), None, "placeholder magazines");
+        let a = cache.alloc().unwrap();
+        let b = cache.alloc().unwrap();
+        assert!(!cache.free_loaded(a), "the placeholder has no room");
+        cache.free(a).unwrap();
+        assert!(cache.free_loaded(b), "a real empty magazine now");
+        let s = cache.stats();
+        assert_eq!((s.allocs, s.frees, s.objects_cached), (2, 2, 2));
+        // Refusals change nothing and leave the reason to `free`.
+        let before = cache.stats();
+        for bad in [b, b + 16, b + 1, 1 << 19] {
+            assert!(!cache.free_loaded(bad), "{bad:#x}");
+        }
+        assert_eq!(cache.stats(), before);
+        assert!(matches!(
+            cache.free(b),
+            Err(SlabError::BadFree {
+                reason: BadFreeReason::NotAllocated,
+                ..
+            })
+        ));
+        assert!(matches!(
+            cache.free(b + 16),
+            Err(SlabError::BadFree {
+                reason: BadFreeReason::Misaligned { object_size: 32 },
+                ..
+            })
+        ));
+        // Last in, first out, through the fast path.
+        assert_eq!(cache.alloc_loaded(), Some(b));
+        assert_eq!(cache.alloc_loaded(), Some(a));
+        assert_eq!(cache.alloc_loaded(), None, "empty again");
+        for x in [a, b] {
+            cache.free(x).unwrap();
+        }
+        cache.reap();
+        assert_eq!(arena.size(SegmentTypes::ALLOC), 0);
+    }
+
+    #[test]
+    fn magazine_hits_count_what_neither_magazine_missed() {
+        let arena = arena(1 << 20);
+        let cache = ObjectCache::builder("hits", 16, arena).build().unwrap();
+        // Cold: the first allocation comes from the slab layer (a miss), its
+        // free trades the placeholder for an empty magazine (a miss); every
+        // later pair hits the loaded magazine.
+        for _ in 0..50 {
+            let x = cache.alloc().unwrap();
+            cache.free(x).unwrap();
+        }
+        let s = cache.stats();
+        assert_eq!((s.allocs, s.frees), (50, 50));
+        assert_eq!(s.magazine_hits, 98, "{s:?}");
+        let audited = ObjectCache::builder("audit", 16, self::arena(1 << 16))
+            .audit(true)
+            .build()
+            .unwrap();
+        let x = audited.alloc().unwrap();
+        audited.free(x).unwrap();
+        assert_eq!(audited.stats().magazine_hits, 0, "audit mode has none");
     }
 
     #[test]

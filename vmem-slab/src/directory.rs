@@ -114,11 +114,11 @@ impl Layout {
                     line + INSIDE_BYTE
                 }
             })
-            .collect();
-        Layout {
-            index,
-            lines: objects.max(1),
-        }
+            .collect::<Box<[u32]>>();
+        let lines = objects.max(1);
+        // What `Directory::state_hinted` relies on to index without a check.
+        assert!(index.iter().all(|&i| (i as usize) < lines * LINE));
+        Layout { index, lines }
     }
 }
 
@@ -206,27 +206,33 @@ impl Table {
     }
 }
 
-/// The slab a CPU slot looked up last (see [`Directory::object_hinted`]).
-/// Only ever used with the directory that filled it.
+/// The slab a CPU slot looked up last (see [`Directory::state_hinted`]):
+/// its key and the two fields of its [`SlabStates`] a look-up needs, so a
+/// hit reads nothing but the hint and the directory's [`Layout`]. Only ever
+/// used with the directory that filled it.
 #[derive(Debug)]
 pub(crate) struct SlabHint {
     /// Slab number + 1; 0 for none yet.
     key: usize,
-    states: *const SlabStates,
+    /// The slab's first address.
+    base: usize,
+    /// The first byte of the slab's state lines.
+    lines: *const AtomicU8,
 }
 
 impl Default for SlabHint {
     fn default() -> SlabHint {
         SlabHint {
             key: 0,
-            states: core::ptr::null(),
+            base: 0,
+            lines: core::ptr::null(),
         }
     }
 }
 
-// SAFETY: the pointer is to a `SlabStates` (atomics and an immutable base)
-// owned by the directory, which is `Sync`; a hint moved to another thread
-// still points into that directory, used only while it lives.
+// SAFETY: the pointer is into a `SlabStates` (atomics) owned by the
+// directory, which is `Sync`; a hint moved to another thread still points
+// into that directory, used only while it lives.
 unsafe impl Send for SlabHint {}
 
 /// The directory's writers' lock, held (see [`Directory::lock`]).
@@ -332,35 +338,37 @@ impl Directory {
         self.state_in(slab, addr)
     }
 
-    /// [`object`](Directory::object) through a per-CPU `hint`, the last
-    /// slab this CPU looked up, so the common case (alloc and free in the
-    /// same slab) skips the table. `None` for any address that is not the
-    /// start of an object; [`object`](Directory::object) says why.
+    /// The state byte of the object starting at `addr`, through a per-CPU
+    /// `hint`, the last slab this CPU looked up, so the common case (alloc
+    /// and free in the same slab) skips the table. `None` for an address in
+    /// no slab or not on a quantum boundary. A quantum boundary that is not
+    /// the start of an object gets one of the constant bytes, holding
+    /// [`INSIDE`] or [`TAIL`]: a caller that finds anything but the state it
+    /// expects asks [`object`](Directory::object) why.
     #[inline(always)]
-    pub(crate) fn object_hinted(
-        &self,
-        addr: usize,
-        hint: &mut SlabHint,
-    ) -> Option<(&AtomicU8, u8)> {
+    pub(crate) fn state_hinted(&self, addr: usize, hint: &mut SlabHint) -> Option<&AtomicU8> {
         let key = self.key(addr)?;
-        let slab = if key == hint.key {
-            // SAFETY: the hint was filled by this directory (its owner uses
-            // one directory for all its hints), from a `SlabStates` that
-            // lives until the directory is dropped.
-            unsafe { &*hint.states }
-        } else {
+        if key != hint.key {
             let slab = self.slab(key)?;
-            *hint = SlabHint { key, states: slab };
-            slab
-        };
+            *hint = SlabHint {
+                key,
+                base: slab.base,
+                lines: slab.lines.as_ptr().cast::<AtomicU8>(),
+            };
+        }
         // `addr` and `base` share a slab number, so `addr >= base`.
-        let offset = addr - slab.base;
+        let offset = addr - hint.base;
         if offset & self.quantum_mask != 0 {
             return None;
         }
-        let state = slab.unit(&self.layout, offset >> self.quantum_shift)?;
-        let value = state.load(Ordering::Relaxed);
-        (value <= OUT).then_some((state, value))
+        let index = *self.layout.index.get(offset >> self.quantum_shift)?;
+        // SAFETY: `hint.lines` is the start of the `lines` of a `SlabStates`
+        // of this directory (filled just above or by an earlier call with
+        // the same directory), which lives until the directory is dropped;
+        // every slab has `layout.lines` lines of `LINE` bytes, and every
+        // entry of `layout.index` is below `layout.lines * LINE`
+        // (`Layout::new`), so the byte is inside that allocation.
+        Some(unsafe { &*hint.lines.add(index as usize) })
     }
 
     #[inline]

@@ -63,18 +63,45 @@ impl Magazine {
             return None;
         }
         self.count -= 1;
-        Some(self.rounds[PAD + self.count])
+        // SAFETY: `count <= capacity` always holds (only `push` and
+        // `push_unchecked` raise it, and both stop at the capacity), so
+        // after the decrement `PAD + count < PAD + capacity <= rounds.len()`.
+        Some(unsafe { *self.rounds.get_unchecked(PAD + self.count) })
+    }
+
+    /// Whether the magazine has no room for a round (always, for the
+    /// capacity-0 placeholder).
+    #[inline]
+    pub(crate) fn is_full(&self) -> bool {
+        // `count == capacity`, without the placeholder's saturation:
+        // `rounds.len()` is 0 or `capacity + 2 * PAD`.
+        self.count + 2 * PAD >= self.rounds.len()
     }
 
     /// Pushes a round; gives it back when the magazine is full.
     #[inline]
     pub(crate) fn push(&mut self, object: usize) -> Result<(), usize> {
-        if self.count == self.capacity() {
+        if self.is_full() {
             return Err(object);
         }
-        self.rounds[PAD + self.count] = object;
-        self.count += 1;
+        // SAFETY: just checked.
+        unsafe { self.push_unchecked(object) };
         Ok(())
+    }
+
+    /// Pushes a round onto a magazine that is not full.
+    ///
+    /// # Safety
+    /// The caller has seen [`is_full`](Magazine::is_full) return `false`
+    /// with no change to the magazine since.
+    #[inline]
+    pub(crate) unsafe fn push_unchecked(&mut self, object: usize) {
+        debug_assert!(!self.is_full());
+        // SAFETY: not full means `count < capacity` (and a real magazine:
+        // the placeholder is always full), so `PAD + count` is inside the
+        // `capacity + 2 * PAD` rounds.
+        unsafe { *self.rounds.get_unchecked_mut(PAD + self.count) = object };
+        self.count += 1;
     }
 
     /// Removes every round, for the caller to hand back to the slab layer.

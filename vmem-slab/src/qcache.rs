@@ -218,15 +218,26 @@ impl CachedArena {
         1 << self.quantum_shift
     }
 
-    /// The cache serving `size`, if any (libumem's `size - 1 < qcache_max`,
-    /// which also sends size 0 to the arena to be refused there).
+    /// The quantum cache serving allocations of `size`, if any: sizes 1 to
+    /// [`qcache_max`](CachedArena::qcache_max), rounded up to a multiple of
+    /// the quantum (libumem's `size - 1 < qcache_max`, which also sends size
+    /// 0 to the arena to be refused there).
+    ///
+    /// ```
+    /// # use vmem_core::Arena;
+    /// # use vmem_slab::CachedArena;
+    /// let arena = Arena::builder("a").quantum(16).span(0x1000, 1 << 20).build()?;
+    /// let cached = CachedArena::new(arena, 64);
+    /// assert_eq!(cached.cache_for(17).map(|c| c.object_size()), Some(32));
+    /// assert!(cached.cache_for(0).is_none() && cached.cache_for(65).is_none());
+    /// # Ok::<(), vmem_core::Error>(())
+    /// ```
     #[inline]
-    fn cache_for(&self, size: usize) -> Option<&ObjectCache> {
-        if size.wrapping_sub(1) < self.qcache_max {
-            Some(&self.caches[(size - 1) >> self.quantum_shift])
-        } else {
-            None
-        }
+    pub fn cache_for(&self, size: usize) -> Option<&ObjectCache> {
+        // `caches` has `qcache_max >> quantum_shift` entries (`qcache_max` is
+        // a multiple of the quantum), so the index is in bounds exactly when
+        // `size - 1 < qcache_max`; size 0 wraps to an index out of bounds.
+        self.caches.get(size.wrapping_sub(1) >> self.quantum_shift)
     }
 
     fn arena_error(&self, source: vmem_core::Error) -> SlabError {
