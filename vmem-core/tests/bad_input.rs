@@ -230,6 +230,31 @@ fn min_above_max_never_fits() {
         |a| a.xalloc(0x2000, &small, AllocFlags::new()).map(drop),
         |e| matches!(e, Error::NeverFits(_)),
     );
+    // With fault injection failing every allocation, a request that can
+    // never fit still says so, rather than reporting an injected shortage.
+    a.set_mtbf(1);
+    refused(
+        &a,
+        |a| a.xalloc(0x2000, &small, AllocFlags::new()).map(drop),
+        |e| matches!(e, Error::NeverFits(_)),
+    );
+    a.set_mtbf(0);
+    // The answer does not depend on whether the arena is empty: with the
+    // arena full, the search fails first, and the request is still one
+    // that never fits, not a shortage to wait for.
+    let all = a.alloc(0x10000, AllocFlags::new()).unwrap();
+    assert!(
+        a.alloc(0x1000, AllocFlags::new()).is_err(),
+        "the arena is full"
+    );
+    for flags in [AllocFlags::new(), AllocFlags::new().wait(Wait::Sleep)] {
+        refused(
+            &a,
+            |a| a.xalloc(0x1000, &c, flags).map(drop),
+            |e| matches!(e, Error::NeverFits(_)),
+        );
+    }
+    a.free(all, 0x10000).unwrap();
 }
 
 #[test]

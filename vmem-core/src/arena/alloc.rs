@@ -118,21 +118,39 @@ impl Arena {
         if size > usize::MAX - (self.quantum - 1) {
             return self.fail(self.no_room(size), flags);
         }
-        if !fit.can_ever_fit() {
-            // No address anywhere satisfies it: fail even a sleeping
-            // request, which no free or added span could ever wake.
-            let err = Error::from(NeverFits {
-                arena: self.name,
-                size,
-                min: fit.min,
-                max: fit.max,
-            });
-            return self.fail(err, flags);
+        if self.mtbf_armed() {
+            return self.xalloc_injecting(&fit, flags);
         }
-        if let Some(err) = self.injected_failure(size, flags) {
+        // Whether the request can fit anywhere at all is asked only once
+        // the first search has failed (`xalloc_search`): a request that
+        // found a segment obviously could.
+        self.xalloc_unchecked(&fit, flags)
+    }
+
+    /// `xalloc` with fault injection on: a request that can never fit
+    /// fails as such before a failure is injected.
+    #[cold]
+    #[inline(never)]
+    fn xalloc_injecting(&self, fit: &Fit, flags: AllocFlags) -> Result<usize, Error> {
+        if !fit.can_ever_fit() {
+            return self.fail(self.never_fits(fit), flags);
+        }
+        if let Some(err) = self.injected_failure(fit.size, flags) {
             return Err(err);
         }
-        self.xalloc_unchecked(&fit, flags)
+        self.xalloc_unchecked(fit, flags)
+    }
+
+    /// The error for a request that no address satisfies: no free or added
+    /// span could ever wake it, so even a sleeping request fails.
+    #[cold]
+    fn never_fits(&self, fit: &Fit) -> Error {
+        Error::from(NeverFits {
+            arena: self.name,
+            size: fit.size,
+            min: fit.min,
+            max: fit.max,
+        })
     }
 
     /// Finishes a successful allocation: drops the lock, then rescales the
@@ -202,7 +220,7 @@ impl Arena {
     /// function the compiler set up the loop's state (deadline, retry
     /// flags, values derived from `fit`) on entry and spilled it to the
     /// stack, some twenty stores on every call.
-    #[inline]
+    #[inline(always)]
     fn xalloc_unchecked(&self, fit: &Fit, flags: AllocFlags) -> Result<usize, Error> {
         let mut state = self.state.lock();
         if state.reserve.len >= RESERVE_LOW {
@@ -224,6 +242,10 @@ impl Arena {
         fit: &Fit,
         flags: AllocFlags,
     ) -> Result<usize, Error> {
+        if !fit.can_ever_fit() {
+            drop(state);
+            return self.fail(self.never_fits(fit), flags);
+        }
         let deadline = deadline_for(flags);
         let mut reclaimed = false;
         let mut exhausted = false;
