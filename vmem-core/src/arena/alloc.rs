@@ -26,10 +26,13 @@ impl Arena {
     /// arena.free(a, 0x2000).unwrap();
     /// arena.free(b, 0x1000).unwrap();
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn alloc(&self, size: usize, flags: AllocFlags) -> Result<usize, Error> {
-        // The common case, kept small enough to inline into the caller:
-        // instant-fit, a sane size, no fault injection.
+        // Only the choice of path is inlined into the caller: instant-fit
+        // with a sane size and no fault injection, or everything else. As
+        // one function holding the instant-fit path, this was not inlined,
+        // and every other policy paid for its frame on the way to
+        // `alloc_slow`.
         if flags.is_plain_instant_fit()
             && size.wrapping_sub(1) < usize::MAX - (self.quantum - 1)
             && !self.mtbf_armed()
