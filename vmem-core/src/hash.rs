@@ -118,7 +118,9 @@ impl AllocHash {
     /// Whether the current size has left the hysteresis band.
     #[inline]
     pub(crate) fn wants_rescale(&self) -> bool {
-        self.live >= self.grow_at || self.live < self.shrink_below
+        // One unsigned comparison for `live < shrink_below || live >=
+        // grow_at`: below the band the subtraction wraps to a huge value.
+        self.live.wrapping_sub(self.shrink_below) >= self.grow_at - self.shrink_below
     }
 
     #[inline]
@@ -198,9 +200,11 @@ impl AllocHash {
         // sequentially, which the hardware prefetcher follows; a
         // multiplicative hash scattered them, one cache and TLB miss per
         // allocation once the table outgrew the caches.
-        let folded = addr
-            .wrapping_add(addr >> self.shift)
-            .wrapping_add(addr.checked_shr(2 * self.shift).unwrap_or(0));
+        // Shifting twice by one width (each below the word size) is a
+        // shift by two widths that comes out 0, not undefined, when two
+        // widths exceed the word.
+        let once = addr >> self.shift;
+        let folded = addr.wrapping_add(once).wrapping_add(once >> self.shift);
         (folded >> quantum_shift) & (self.buckets - 1)
     }
 
@@ -272,6 +276,47 @@ mod tests {
             if shrink > 0 {
                 assert!(AllocHash::target_buckets(shrink - 1) < buckets / 2);
                 assert!(AllocHash::target_buckets(shrink) >= buckets / 2);
+            }
+        }
+    }
+
+    #[test]
+    fn one_comparison_is_the_band_test() {
+        let mut hash = AllocHash::new();
+        for log in [HASH_INITIAL.trailing_zeros(), 8, 12, 30] {
+            hash.buckets = 1 << log;
+            hash.grow_at = AllocHash::grow_threshold(hash.buckets);
+            hash.shrink_below = AllocHash::shrink_threshold(hash.buckets);
+            let edges = [0, 1, hash.shrink_below, hash.grow_at, usize::MAX];
+            for edge in edges {
+                for live in [edge.saturating_sub(1), edge, edge.saturating_add(1)] {
+                    hash.live = live;
+                    assert_eq!(
+                        hash.wants_rescale(),
+                        live >= hash.grow_at || live < hash.shrink_below,
+                        "{live} live in {} buckets",
+                        hash.buckets
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_fold_drops_terms_past_the_word() {
+        let mut hash = AllocHash::new();
+        for shift in [4, 20, 31, 32, 33, 40, 62] {
+            hash.shift = shift;
+            hash.buckets = 1 << shift;
+            for addr in [0, 0x1000, 0xdead_b000, usize::MAX, usize::MAX << 12] {
+                let folded = addr
+                    .wrapping_add(addr >> shift)
+                    .wrapping_add(addr.checked_shr(2 * shift).unwrap_or(0));
+                assert_eq!(
+                    hash.bucket_of(addr, 12),
+                    (folded >> 12) & (hash.buckets - 1),
+                    "{addr:#x} at width {shift}"
+                );
             }
         }
     }
