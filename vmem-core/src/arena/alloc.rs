@@ -104,30 +104,43 @@ impl Arena {
     /// assert_eq!(addr / 0x10000, (addr + 0x2000 - 1) / 0x10000);
     /// arena.xfree(addr, 0x2000).unwrap();
     /// ```
+    #[inline(always)]
     pub fn xalloc(
         &self,
         size: usize,
         constraints: &Constraints,
         flags: AllocFlags,
     ) -> Result<usize, Error> {
-        // Built in place and checked by reference: copying a freshly
-        // built `Fit` (into a `Result`, or by value into a call) made the
-        // CPU reload it before its stores had landed, a stall that cost
-        // more than the checks themselves.
-        let fit = self.fit(size, constraints, flags);
+        // The `Fit` is built here, in the caller, and the rest runs out of
+        // line. A caller such as `vmem_xalloc` builds its `Constraints` on
+        // the stack just before the call, one 8-byte store per field; read
+        // behind the call, the compiler copied two adjacent fields into the
+        // `Fit` with one 16-byte load, which the CPU cannot forward from two
+        // pending stores, and the load waited for both to reach the cache:
+        // a tenth of a constrained best-fit pair. Inlined, the fields go
+        // from the caller's registers into the `Fit` directly.
+        self.xalloc_fit(&self.fit(size, constraints, flags), flags)
+    }
+
+    /// [`xalloc`](Arena::xalloc) from its placement arithmetic.
+    #[inline(never)]
+    fn xalloc_fit(&self, fit: &Fit, flags: AllocFlags) -> Result<usize, Error> {
+        // Checked by reference: copying a freshly built `Fit` (into a
+        // `Result`, or by value into a call) made the CPU reload it before
+        // its stores had landed, the same stall as above.
         if let Err(reason) = fit.check(self.quantum) {
             return Err(self.invalid("xalloc", reason));
         }
-        if size > usize::MAX - (self.quantum - 1) {
-            return self.fail(self.no_room(size), flags);
+        if fit.size > usize::MAX - (self.quantum - 1) {
+            return self.fail(self.no_room(fit.size), flags);
         }
         if self.mtbf_armed() {
-            return self.xalloc_injecting(&fit, flags);
+            return self.xalloc_injecting(fit, flags);
         }
         // Whether the request can fit anywhere at all is asked only once
         // the first search has failed (`xalloc_search`): a request that
         // found a segment obviously could.
-        self.xalloc_unchecked(&fit, flags)
+        self.xalloc_unchecked(fit, flags)
     }
 
     /// `xalloc` with fault injection on: a request that can never fit
