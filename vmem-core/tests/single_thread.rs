@@ -3,7 +3,8 @@
 //! Cargo.toml), so `main` runs on the process's only thread until it
 //! spawns one itself.
 //!
-//! It checks that a lock taken with plain stores still excludes, that a
+//! It checks that a lock taken with plain stores (by `lock` or
+//! `try_lock`) still excludes, that a
 //! lock taken while the process was single-threaded and released after it
 //! started a thread wakes the thread waiting on it, and that an arena used
 //! first by one thread and then by several stays consistent.
@@ -40,6 +41,14 @@ fn main() {
         assert!(spin.try_lock().is_none());
     }
     assert!(!lock.is_locked() && !spin.is_locked());
+    // `try_lock` on a free spin lock takes it on the same plain-store path
+    // (the magazine fast paths use it), and still excludes.
+    {
+        let _taken = spin.try_lock().expect("a free lock");
+        assert!(spin.is_locked());
+        assert!(spin.try_lock().is_none());
+    }
+    assert!(!spin.is_locked());
     *lock.lock() += 1;
     *spin.lock() += 1;
     assert_eq!((*lock.lock(), *spin.lock()), (1, 1));

@@ -34,6 +34,24 @@ pub(crate) fn current() -> usize {
     })
 }
 
+/// The calling thread's CPU hint if it needs no refresh, counting the
+/// call as [`current`] does; `None` when it is due (every [`REFRESH`]th
+/// call, and a thread's first). The magazine fast paths use this and leave
+/// the refresh to their slow paths, so that they call no function at all:
+/// a call in the middle of a fast path made the compiler keep its values
+/// in callee-saved registers, saved and restored on every call.
+#[inline(always)]
+pub(crate) fn current_if_fresh() -> Option<usize> {
+    HINT.with(|hint| {
+        let (cpu, left) = hint.get();
+        if left == 0 {
+            return None;
+        }
+        hint.set((cpu, left - 1));
+        Some(cpu as usize)
+    })
+}
+
 #[cfg(all(target_os = "linux", not(miri)))]
 fn look_up() -> u32 {
     // SAFETY: `sched_getcpu` takes no arguments, touches no memory of ours
@@ -80,5 +98,22 @@ mod tests {
         // thread migrated; either way they are valid hints.
         let _ = (a, b);
         assert!(super::slot_count().is_power_of_two());
+    }
+
+    #[test]
+    fn fresh_hint_counts_down_and_leaves_the_refresh_to_current() {
+        // A new thread, so that the hint starts out due.
+        std::thread::spawn(|| {
+            assert_eq!(super::current_if_fresh(), None, "a new thread has no hint");
+            let cpu = super::current();
+            for _ in 0..super::REFRESH - 1 {
+                assert_eq!(super::current_if_fresh(), Some(cpu));
+            }
+            assert_eq!(super::current_if_fresh(), None, "due again");
+            let _ = super::current();
+            assert!(super::current_if_fresh().is_some(), "refreshed");
+        })
+        .join()
+        .unwrap();
     }
 }

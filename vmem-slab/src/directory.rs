@@ -187,9 +187,14 @@ impl Table {
     fn find(&self, key: usize) -> Option<*mut SlabStates> {
         let mut slot = self.home(key);
         loop {
-            match self.keys[slot].load(Ordering::Acquire) {
+            // `slot` is always below the table's length (`home` and the
+            // mask keep it so); `get` rather than indexing only because an
+            // index's panic would unwind through the magazine fast paths
+            // that inline this, which then keep their values in
+            // callee-saved registers for the landing pad.
+            match self.keys.get(slot)?.load(Ordering::Acquire) {
                 0 => return None,
-                k if k == key => return Some(self.values[slot].load(Ordering::Acquire)),
+                k if k == key => return Some(self.values.get(slot)?.load(Ordering::Acquire)),
                 _ => slot = (slot + 1) & self.mask,
             }
         }

@@ -251,8 +251,9 @@ pub struct RawSpinLock {
 // swapping `held` from false to true with acquire ordering, so at most one
 // holder exists at a time; `unlock` stores false with release ordering, so
 // the next holder sees every write of the previous one. While the process
-// is single-threaded, `lock` takes it with a plain load and store, which no
-// other thread can race with (as argued for `RawFutexLock`). The lock has
+// is single-threaded, `lock` and `try_lock` take it with a plain load and
+// store, which no other thread can race with (as argued for
+// `RawFutexLock`). The lock has
 // no thread affinity, so a guard may be sent to and unlocked by another
 // thread (`GuardSend`).
 unsafe impl lock_api::RawMutex for RawSpinLock {
@@ -286,6 +287,14 @@ unsafe impl lock_api::RawMutex for RawSpinLock {
 
     #[inline]
     fn try_lock(&self) -> bool {
+        if single_threaded() {
+            // As in `lock`.
+            if self.held.load(Ordering::Relaxed) {
+                return false;
+            }
+            self.held.store(true, Ordering::Relaxed);
+            return true;
+        }
         self.held
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
