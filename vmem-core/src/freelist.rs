@@ -43,11 +43,11 @@ impl FreeLists {
     pub(crate) fn insert(&mut self, seg: SegPtr) {
         let index = Self::index_for(seg.size());
         let old = self.heads[index];
-        seg.set_kind(Kind::Free);
+        seg.set_kind_and_prev(Kind::Free, None);
         seg.set_next_kind(old);
-        seg.set_prev_kind(None);
         if let Some(old) = old {
-            old.set_prev_kind(Some(seg));
+            debug_assert_eq!(old.kind(), Kind::Free);
+            old.set_kind_and_prev(Kind::Free, Some(seg));
         }
         self.heads[index] = Some(seg);
         self.map |= 1 << index;
@@ -70,7 +70,8 @@ impl FreeLists {
             }
         }
         if let Some(next) = next {
-            next.set_prev_kind(seg.prev_kind());
+            debug_assert_eq!(next.kind(), Kind::Free);
+            next.set_kind_and_prev(Kind::Free, seg.prev_kind());
         }
     }
 }

@@ -222,6 +222,19 @@ impl SegPtr {
         self.set_packed(raw.map_addr(|a| a | kind));
     }
 
+    /// Sets the kind and the previous tag on the kind list with one store.
+    /// [`set_kind`](SegPtr::set_kind) and
+    /// [`set_prev_kind`](SegPtr::set_prev_kind) each keep the other half of
+    /// the word, so each first loads it; on the freelist and hash paths,
+    /// which know both halves, that load only lengthened the chain of
+    /// dependent loads through neighbouring tags. `prev` means something
+    /// only for free segments and spans; other kinds get `None`.
+    #[inline]
+    pub(crate) fn set_kind_and_prev(self, kind: Kind, prev: Option<SegPtr>) {
+        let raw = prev.map_or(ptr::null_mut(), |v| v.0.as_ptr());
+        self.set_packed(raw.map_addr(|a| a | kind as usize));
+    }
+
     /// Links `self` into the address list right after `prev`.
     #[inline]
     pub(crate) fn insert_addr_after(self, prev: SegPtr) {
@@ -265,5 +278,61 @@ impl SegPtr {
         let next = self.next_kind().expect("span list is circular");
         prev.set_next_kind(Some(next));
         next.set_prev_kind(Some(prev));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Memory for two tags, freed when dropped. Held as the raw pointer
+    /// `Box::into_raw` gave, so moving the owner does not retag the memory
+    /// the handles point into.
+    struct Tags(*mut [core::mem::MaybeUninit<Seg>; 2]);
+
+    impl Drop for Tags {
+        fn drop(&mut self) {
+            // SAFETY: `self.0` came from `Box::into_raw` in `two_tags`, and
+            // the handles into it are no longer used.
+            drop(unsafe { Box::from_raw(self.0) });
+        }
+    }
+
+    fn two_tags() -> (Tags, SegPtr, SegPtr) {
+        let mem = Box::into_raw(Box::new(
+            [const { core::mem::MaybeUninit::<Seg>::uninit() }; 2],
+        ));
+        let base = mem.cast::<Seg>();
+        // SAFETY: both slots are writable, aligned for `Seg`, and reached
+        // only through the handles made here while `Tags` lives.
+        let (a, b) = unsafe {
+            (
+                SegPtr::init(NonNull::new_unchecked(base)),
+                SegPtr::init(NonNull::new_unchecked(base.add(1))),
+            )
+        };
+        (Tags(mem), a, b)
+    }
+
+    #[test]
+    fn kind_and_prev_share_one_word_without_disturbing_each_other() {
+        let (_mem, a, b) = two_tags();
+        assert_eq!((a.kind(), a.prev_kind()), (Kind::Spare, None));
+        a.set_kind_and_prev(Kind::Free, Some(b));
+        assert_eq!((a.kind(), a.prev_kind()), (Kind::Free, Some(b)));
+        a.set_kind(Kind::Alloc);
+        assert_eq!(
+            (a.kind(), a.prev_kind()),
+            (Kind::Alloc, Some(b)),
+            "kind alone"
+        );
+        a.set_prev_kind(None);
+        assert_eq!((a.kind(), a.prev_kind()), (Kind::Alloc, None), "prev alone");
+        for kind in [Kind::Head, Kind::Walker, Kind::Spare] {
+            a.set_kind_and_prev(kind, Some(a));
+            assert_eq!((a.kind(), a.prev_kind()), (kind, Some(a)));
+            a.set_kind_and_prev(kind, None);
+            assert_eq!((a.kind(), a.prev_kind()), (kind, None));
+        }
     }
 }

@@ -94,7 +94,7 @@ impl State {
     #[inline]
     pub(crate) fn put_tag(&mut self, tag: SegPtr) {
         self.tags_in_use -= 1;
-        tag.set_kind(Kind::Spare);
+        tag.set_kind_and_prev(Kind::Spare, None);
         self.reserve.push(tag);
     }
 
@@ -119,7 +119,7 @@ impl State {
 
     #[inline]
     fn hash_insert(&mut self, seg: SegPtr) {
-        seg.set_kind(Kind::Alloc);
+        seg.set_kind_and_prev(Kind::Alloc, None);
         self.hash.insert(seg, self.quantum_shift);
         self.counters.alloc += 1;
         self.counters.mem_inuse += seg.size();
