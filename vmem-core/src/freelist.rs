@@ -6,7 +6,7 @@
 //! member is at least `size`" is one bit scan. Segments are inserted at the
 //! head, which is the discipline libumem's placement depends on.
 
-use crate::bits::highbit;
+use crate::bits::{highbit, same_highbit};
 use crate::segment::{Kind, SegPtr};
 
 /// Number of freelists: one per bit of an address.
@@ -51,6 +51,15 @@ impl FreeLists {
         }
         self.heads[index] = Some(seg);
         self.map |= 1 << index;
+    }
+
+    /// Whether the free segment `seg`, grown to `new_size`, would be put
+    /// back where it is by a `remove` and an `insert`: it heads its list,
+    /// and `new_size` belongs on the same list.
+    #[inline]
+    pub(crate) fn stays_head(&self, seg: SegPtr, new_size: usize) -> bool {
+        debug_assert_eq!(seg.kind(), Kind::Free);
+        same_highbit(seg.size(), new_size) && seg.prev_kind().is_none()
     }
 
     /// Takes `seg` off its list. Its size must not have changed lists since

@@ -477,3 +477,70 @@ fn xalloc_nocross_and_window() {
     assert_eq!(arena.xalloc(3 * P, &c, first()), Ok(0x15000));
     arena.check().unwrap();
 }
+
+// ----- coalescing and list order ------------------------------------------------------------
+
+/// Holes X [0x11000, +5p) and Y [0x17000, +5p), both on list 14, each
+/// between two allocated pages (s0 before X, s1 between, s2 after Y),
+/// freed in `order` (1 is X, 3 is Y): the last one freed heads list 14.
+fn x_and_y(order: &[usize]) -> Arena {
+    carve(
+        0x10000,
+        0x30000,
+        &[
+            (0x10000, P),     // 0: s0
+            (0x11000, 5 * P), // 1: X
+            (0x16000, P),     // 2: s1
+            (0x17000, 5 * P), // 3: Y
+            (0x1c000, P),     // 4: s2
+            (0x1d000, 0x13000),
+        ],
+        order,
+    )
+}
+
+#[test]
+fn a_coalesced_segment_heads_its_list_whether_or_not_it_headed_it_before() {
+    // libumem takes the free neighbour off its list and inserts the merged
+    // segment at the head; first-fit of 5p takes the head of list 14.
+    for (order, freed, expect) in [
+        // Y grows at its end: second on the list before, head after.
+        (&[3, 1], (0x1c000, P), 0x17000),
+        // Y grows at its end, heading the list already (kept in place).
+        (&[1, 3], (0x1c000, P), 0x17000),
+        // X grows at its start (the freed page joins the segment after it):
+        // second before, head after.
+        (&[1, 3], (0x10000, P), 0x10000),
+        // X grows at its start, heading the list already.
+        (&[3, 1], (0x10000, P), 0x10000),
+    ] {
+        let arena = x_and_y(order);
+        arena.free(freed.0, freed.1).unwrap();
+        arena.check().unwrap();
+        assert_eq!(
+            frees(&arena).len(),
+            2,
+            "{order:?}: X and Y, one of them grown"
+        );
+        assert_eq!(
+            arena.alloc(5 * P, first()),
+            Ok(expect),
+            "{order:?} {freed:x?}"
+        );
+        arena.check().unwrap();
+    }
+}
+
+#[test]
+fn a_coalesced_segment_that_changes_lists_leaves_the_old_one() {
+    // Freeing s1 joins X, s1 and Y: 11p, which belongs on list 15, not on
+    // list 14 where X and Y were (so it cannot stay where Y was).
+    let arena = x_and_y(&[1, 3]);
+    arena.free(0x16000, P).unwrap();
+    assert_eq!(frees(&arena), [(0x11000, 11 * P)]);
+    arena.check().unwrap();
+    // 5p by instant-fit: list 15, whose members are all >= 8p, holds it.
+    assert_eq!(arena.alloc(5 * P, instant()), Ok(0x11000));
+    assert_eq!(frees(&arena), [(0x16000, 6 * P)]);
+    arena.check().unwrap();
+}

@@ -197,15 +197,21 @@ impl State {
     /// says what to give back to the source. `seg` must be off the freelists.
     #[inline]
     fn release_if_whole(&mut self, seg: SegPtr) -> Release {
-        if self.has_source
-            && seg.prev_addr().kind() == Kind::ImportedSpan
-            && seg.next_addr().kind().is_span_like()
-        {
+        if self.is_whole_imported_span(seg) {
             let release = (seg.start(), seg.size());
             self.span_destroy(seg);
             return Some(release);
         }
         None
+    }
+
+    /// Whether the free segment `seg` covers a whole imported span, which
+    /// then goes back to the source.
+    #[inline]
+    fn is_whole_imported_span(&self, seg: SegPtr) -> bool {
+        self.has_source
+            && seg.prev_addr().kind() == Kind::ImportedSpan
+            && seg.next_addr().kind().is_span_like()
     }
 
     // ----- allocation -----------------------------------------------------------
@@ -455,29 +461,61 @@ impl State {
 
     /// Frees `[addr, addr + size)`, coalescing with free neighbours. Returns
     /// a span to give back to the source if the free emptied one.
+    ///
+    /// The merged segment ends up at the head of its freelist, as in
+    /// libumem, which takes each free neighbour off its list and inserts
+    /// the merged segment afresh. When the neighbour that absorbs the rest
+    /// already heads the list the merged size belongs on, that removal and
+    /// insertion would put it back where it is, so it stays: the lists end
+    /// up in the same order either way (only which tag describes the merged
+    /// range differs), and most frees in a growing or shrinking run of free
+    /// space skip the two list operations.
     #[inline]
     pub(crate) fn free(&mut self, addr: usize, size: usize) -> Result<Release, BadFree> {
-        let mut seg = self.hash_delete(addr, size)?;
+        let seg = self.hash_delete(addr, size)?;
         seg.set_end(round_up(seg.end(), self.quantum));
 
         let next = seg.next_addr();
-        if next.kind() == Kind::Free {
-            self.free.remove(next);
-            seg.set_end(next.end());
-            self.seg_destroy(next);
-        }
         let prev = seg.prev_addr();
-        if prev.kind() == Kind::Free {
-            self.free.remove(prev);
+        let (merged, in_place) = if prev.kind() == Kind::Free {
+            if next.kind() == Kind::Free {
+                self.free.remove(next);
+                seg.set_end(next.end());
+                self.seg_destroy(next);
+            }
+            let in_place = self.free.stays_head(prev, seg.end() - prev.start());
+            if !in_place {
+                self.free.remove(prev);
+            }
             prev.set_end(seg.end());
             self.seg_destroy(seg);
-            seg = prev;
+            (prev, in_place)
+        } else if next.kind() == Kind::Free {
+            if self.free.stays_head(next, next.end() - seg.start()) {
+                next.set_start(seg.start());
+                self.seg_destroy(seg);
+                (next, true)
+            } else {
+                self.free.remove(next);
+                seg.set_end(next.end());
+                self.seg_destroy(next);
+                (seg, false)
+            }
+        } else {
+            (seg, false)
+        };
+        if self.is_whole_imported_span(merged) {
+            if in_place {
+                self.free.remove(merged);
+            }
+            let release = (merged.start(), merged.size());
+            self.span_destroy(merged);
+            return Ok(Some(release));
         }
-        let release = self.release_if_whole(seg);
-        if release.is_none() {
-            self.free.insert(seg);
+        if !in_place {
+            self.free.insert(merged);
         }
-        Ok(release)
+        Ok(None)
     }
 
     // ----- extension ------------------------------------------------------------------
