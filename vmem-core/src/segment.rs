@@ -285,38 +285,21 @@ impl SegPtr {
 mod tests {
     use super::*;
 
-    /// Memory for two tags, freed when dropped. Held as the raw pointer
-    /// `Box::into_raw` gave, so moving the owner does not retag the memory
-    /// the handles point into.
-    struct Tags(*mut [core::mem::MaybeUninit<Seg>; 2]);
-
-    impl Drop for Tags {
-        fn drop(&mut self) {
-            // SAFETY: `self.0` came from `Box::into_raw` in `two_tags`, and
-            // the handles into it are no longer used.
-            drop(unsafe { Box::from_raw(self.0) });
-        }
-    }
-
-    fn two_tags() -> (Tags, SegPtr, SegPtr) {
-        let mem = Box::into_raw(Box::new(
-            [const { core::mem::MaybeUninit::<Seg>::uninit() }; 2],
-        ));
-        let base = mem.cast::<Seg>();
-        // SAFETY: both slots are writable, aligned for `Seg`, and reached
-        // only through the handles made here while `Tags` lives.
+    #[test]
+    fn kind_and_prev_share_one_word_without_disturbing_each_other() {
+        // Two tags on the stack (no allocator: this runs without `std` too),
+        // reached only through the handles below; `mem` is not touched
+        // again, so nothing invalidates them.
+        let mut mem = [const { core::mem::MaybeUninit::<Seg>::uninit() }; 2];
+        let base = mem.as_mut_ptr().cast::<Seg>();
+        // SAFETY: both slots are writable and aligned for `Seg`, and are
+        // reached only through `a` and `b` while `mem` lives.
         let (a, b) = unsafe {
             (
                 SegPtr::init(NonNull::new_unchecked(base)),
                 SegPtr::init(NonNull::new_unchecked(base.add(1))),
             )
         };
-        (Tags(mem), a, b)
-    }
-
-    #[test]
-    fn kind_and_prev_share_one_word_without_disturbing_each_other() {
-        let (_mem, a, b) = two_tags();
         assert_eq!((a.kind(), a.prev_kind()), (Kind::Spare, None));
         a.set_kind_and_prev(Kind::Free, Some(b));
         assert_eq!((a.kind(), a.prev_kind()), (Kind::Free, Some(b)));
