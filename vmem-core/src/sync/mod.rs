@@ -4,9 +4,10 @@
 //!
 //! - [`Lock`] guards an arena's state. With the `std` feature it is
 //!   `RawFutexLock` behind [`lock_api::Mutex`]: one compare-and-swap to
-//!   take when free, a short spin when contended, then the waiter *sleeps*
-//!   in the kernel (a futex, through the `atomic-wait` crate) instead of
-//!   burning its time slice. On two cores a preempted lock holder no longer
+//!   take when free, polls with exponential backoff when contended (so
+//!   that the holder keeps the arena's cache lines), then the waiter
+//!   *sleeps* in the kernel (a futex, through the `atomic-wait` crate)
+//!   instead of burning its time slice. On two cores a preempted lock holder no longer
 //!   makes the other thread spin and yield in a loop for a whole scheduling
 //!   quantum, which is what made a contended arena swing by 10x between
 //!   runs. Without `std` it is [`RawSpinLock`].
@@ -121,16 +122,25 @@ const LOCKED: u32 = 1;
 #[cfg(feature = "std")]
 const CONTENDED: u32 = 2;
 
-/// Spins on a held lock before going to sleep on it.
+/// Polls of a held lock before its waiter goes to sleep on it.
 ///
-/// Few: two threads hammering one arena ran at 64 to 219 ns per pair with
-/// 100 spins (the spinner kept pulling the lock's cache line away from the
-/// holder, then often lost the race anyway), at 50 to 56 ns with 10, 53 to
-/// 58 with 30 and 53 to 54 with none. A few are kept so that a waiter does
-/// not sleep when the holder is a few instructions from letting go (see
-/// `docs/performance.md`).
+/// Between polls the waiter pauses 1, 2, 4, ... up to
+/// [`MAX_PAUSES_PER_POLL`] times, about 1,300 pauses in all (some 30 us
+/// where a pause takes 25 ns). Each poll pulls the lock's cache line away
+/// from the holder, which then waits for it on its next lock or unlock; a
+/// waiter that polls rarely lets the holder run a stretch of operations on
+/// lines that stay in its cache, and a waiter that sleeps makes every
+/// unlock a wake-up system call. Two threads hammering one arena (2 vCPUs,
+/// 5 interleaved runs each) ran at 169 to 192 ns per pair with 10 plain
+/// spins and at 54 to 65 ns with this backoff, where libumem's mutex ran
+/// at 111 to 437 ns; four threads at 64 to 73 ns (libumem 232 to 301). See
+/// `docs/performance.md`.
 #[cfg(feature = "std")]
-const SPINS_BEFORE_SLEEP: u32 = 10;
+const POLLS_BEFORE_SLEEP: u32 = 16;
+/// The longest pause between two polls of a held lock (see
+/// [`POLLS_BEFORE_SLEEP`]).
+#[cfg(feature = "std")]
+const MAX_PAUSES_PER_POLL: u32 = 128;
 
 /// A three-state futex lock (free, held, held with sleepers), as in Mara
 /// Bos's *Rust Atomics and Locks*: a compare-and-swap to take, a swap to
@@ -215,17 +225,30 @@ unsafe impl lock_api::RawMutex for RawFutexLock {
 impl RawFutexLock {
     #[cold]
     fn lock_contended(&self) {
-        let mut spins = 0;
-        while self.state.load(Ordering::Relaxed) == LOCKED && spins < SPINS_BEFORE_SLEEP {
-            spins += 1;
-            core::hint::spin_loop();
-        }
-        if self
-            .state
-            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-        {
-            return;
+        // Poll with exponential backoff: every poll of the word pulls its
+        // cache line away from the holder, which then stalls on its next
+        // lock or unlock, so a waiter that polls rarely lets the holder run
+        // a stretch of operations on lines that stay in its cache.
+        let mut pauses = 1;
+        for _ in 0..POLLS_BEFORE_SLEEP {
+            match self.state.load(Ordering::Relaxed) {
+                UNLOCKED => {
+                    if self
+                        .state
+                        .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+                        .is_ok()
+                    {
+                        return;
+                    }
+                }
+                LOCKED => {}
+                // Someone sleeps on it already: wait behind them.
+                _ => break,
+            }
+            for _ in 0..pauses {
+                core::hint::spin_loop();
+            }
+            pauses = (pauses * 2).min(MAX_PAUSES_PER_POLL);
         }
         // Mark the lock contended; whoever held it will wake us. Taking it
         // this way leaves it CONTENDED, so our own unlock wakes the next
@@ -393,5 +416,37 @@ mod tests {
         assert_eq!(*spin.lock(), 4 * per_thread);
         assert_eq!(*park.lock(), 4 * per_thread);
         assert_eq!(*futex.lock(), 4 * per_thread);
+    }
+
+    /// A waiter that outlasts its polls sleeps, and the holder's unlock
+    /// wakes it: the lock is held far longer than the whole backoff, so
+    /// the waiter has gone to sleep (the word says CONTENDED) before it is
+    /// let go.
+    #[cfg(feature = "std")]
+    #[test]
+    fn a_waiter_past_its_backoff_sleeps_and_is_woken() {
+        extern crate std;
+        use lock_api::RawMutex as _;
+        let lock: lock_api::Mutex<RawFutexLock, u32> = lock_api::Mutex::new(0);
+        let raw = || -> &RawFutexLock {
+            // SAFETY: only the word's value is read; nothing is unlocked.
+            unsafe { lock.raw() }
+        };
+        let guard = lock.lock();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| *lock.lock() += 1);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while raw().state.load(Ordering::Relaxed) != CONTENDED {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the waiter never slept"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            drop(guard);
+            waiter.join().unwrap();
+        });
+        assert_eq!(*lock.lock(), 1);
+        assert!(!raw().is_locked());
     }
 }
