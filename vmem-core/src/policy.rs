@@ -59,8 +59,8 @@ pub enum Wait {
 pub struct AllocFlags {
     // Two words, so the value travels in two registers and the fast path
     // tests it with one instruction: `bits` packs the policy, the wait
-    // kind and the two switches in its low byte (all zero is plain
-    // instant-fit, no sleep) and the sub-second nanoseconds of a
+    // kind and the two switches in its low byte (instant-fit from the low
+    // end, the fast path, is zero in the policy and from-end bits) and the sub-second nanoseconds of a
     // `Wait::SleepFor` limit in its high half; `limit_secs` holds the
     // limit's whole seconds. A struct of separate small fields was passed
     // through memory, built with byte stores and read back with wide
@@ -80,8 +80,11 @@ const WAIT_SLEEP: u64 = 1 << WAIT_SHIFT;
 const WAIT_SLEEP_FOR: u64 = 2 << WAIT_SHIFT;
 const PANIC_ON_FAILURE: u64 = 1 << 4;
 const FROM_END: u64 = 1 << 5;
-/// Every bit that takes a request off the fast path.
-const NOT_PLAIN: u64 = POLICY_MASK | WAIT_MASK | PANIC_ON_FAILURE | FROM_END;
+/// Every bit that takes a request off the fast path: another policy, or
+/// allocating from the top. The wait mode and the panic switch do not:
+/// they matter only once the fast path has missed, and its miss goes to
+/// the searching path, which sleeps, times out or panics as asked.
+const NOT_PLAIN: u64 = POLICY_MASK | FROM_END;
 #[cfg(feature = "std")]
 const NANOS_SHIFT: u32 = 32;
 
@@ -133,8 +136,8 @@ impl AllocFlags {
         self
     }
 
-    /// Instant-fit from the low end, no sleeping, no panic: the flags of the
-    /// allocation fast path.
+    /// Instant-fit from the low end, in any wait mode, panicking or not:
+    /// the flags of the allocation fast path.
     #[inline]
     pub(crate) const fn is_plain_instant_fit(&self) -> bool {
         self.bits & NOT_PLAIN == 0
@@ -552,7 +555,7 @@ mod tests {
                 assert_eq!(f.get_wait(), Wait::NoSleep);
                 assert_eq!(
                     f.is_plain_instant_fit(),
-                    policy == Policy::InstantFit && !panic && !end
+                    policy == Policy::InstantFit && !end
                 );
                 assert_eq!(f.policy(Policy::BestFit).policy(policy), f);
             }
@@ -567,6 +570,12 @@ mod tests {
             assert_eq!(f.get_wait(), Wait::SleepFor(limit));
             assert_eq!(f.get_policy(), Policy::BestFit);
             assert_eq!(f.wait(Wait::Sleep).get_wait(), Wait::Sleep);
+            assert!(!f.is_plain_instant_fit());
+            // Sleeping is decided after the fast path has missed.
+            let instant = f.policy(Policy::InstantFit);
+            assert!(instant.is_plain_instant_fit());
+            assert!(instant.wait(Wait::Sleep).is_plain_instant_fit());
+            assert!(!instant.from_end(true).is_plain_instant_fit());
             assert_eq!(
                 f.wait(Wait::NoSleep),
                 f.wait(Wait::SleepFor(limit)).wait(Wait::NoSleep)
