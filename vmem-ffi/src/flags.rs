@@ -84,25 +84,53 @@ const _: () = assert!(VMEM_NAMELEN - 1 <= vmem_core::NAME_CAPACITY);
 
 /// The allocation options `vmflag` asks for. Unknown bits are ignored;
 /// `VM_ABORT` overrides `VM_SLEEP`.
+#[inline]
 pub(crate) fn alloc_flags(vmflag: c_int) -> AllocFlags {
-    let policy = if vmflag & VM_NEXTFIT != 0 {
-        Policy::NextFit
-    } else if vmflag & VM_BESTFIT != 0 {
-        Policy::BestFit
-    } else if vmflag & VM_FIRSTFIT != 0 {
-        Policy::FirstFit
+    if is_instant_fit(vmflag) {
+        wait_flags(vmflag)
     } else {
-        Policy::InstantFit
-    };
+        placed_flags(vmflag)
+    }
+}
+
+/// The flags of a `vmflag` that asks for instant-fit from the low end:
+/// only its wait mode.
+#[inline]
+fn wait_flags(vmflag: c_int) -> AllocFlags {
     let wait = if vmflag & (VM_NOSLEEP | VM_ABORT) != 0 {
         Wait::NoSleep
     } else {
         Wait::Sleep
     };
-    AllocFlags::new()
-        .policy(policy)
-        .wait(wait)
-        .from_end(vmflag & VM_ENDALLOC != 0)
+    AllocFlags::new().wait(wait)
+}
+
+/// [`alloc_flags`] of a `vmflag` that asks for another policy or for the
+/// high end.
+#[inline]
+fn placed_flags(vmflag: c_int) -> AllocFlags {
+    let flags = wait_flags(vmflag);
+    if vmflag & (VM_NEXTFIT | VM_BESTFIT | VM_FIRSTFIT) == 0 {
+        return flags.from_end(true);
+    }
+    let policy = if vmflag & VM_NEXTFIT != 0 {
+        Policy::NextFit
+    } else if vmflag & VM_BESTFIT != 0 {
+        Policy::BestFit
+    } else {
+        Policy::FirstFit
+    };
+    flags.policy(policy).from_end(vmflag & VM_ENDALLOC != 0)
+}
+
+/// Whether `vmflag` asks for instant-fit from the low end, the arena's
+/// fast path (whatever it says of sleeping). Tested first and answered on
+/// a path of its own: inlined into `vmem_alloc`, the common request then
+/// builds only its wait mode (20 of a pair's 460 instructions were spent
+/// translating the flags).
+#[inline]
+fn is_instant_fit(vmflag: c_int) -> bool {
+    vmflag & (VM_NEXTFIT | VM_BESTFIT | VM_FIRSTFIT | VM_ENDALLOC) == 0
 }
 
 /// The `vmflag` an arena passes to its import function for a wait mode.

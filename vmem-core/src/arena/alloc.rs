@@ -33,38 +33,75 @@ impl Arena {
         // one function holding the instant-fit path, this was not inlined,
         // and every other policy paid for its frame on the way to
         // `alloc_slow`.
-        if flags.is_plain_instant_fit()
-            && size.wrapping_sub(1) < usize::MAX - (self.quantum - 1)
-            && !self.mtbf_armed()
-        {
+        if flags.is_plain_instant_fit() && self.fast_path_takes(size) {
             return self.instant_fit_alloc(size, flags);
         }
         self.alloc_slow(size, flags)
     }
 
+    /// Whether a request of `size` may take the instant-fit fast path: a
+    /// size that neither is zero nor wraps when rounded to the quantum,
+    /// and no fault injection.
+    #[inline(always)]
+    fn fast_path_takes(&self, size: usize) -> bool {
+        size.wrapping_sub(1) < usize::MAX - (self.quantum - 1) && !self.mtbf_armed()
+    }
+
     /// Instant-fit: the head of the right freelist, or the searching path
     /// when no list is certain to fit (where libumem calls `vmem_xalloc`).
-    #[inline]
+    #[inline(always)]
     fn instant_fit_alloc(&self, size: usize, flags: AllocFlags) -> Result<usize, Error> {
+        // As in `free`: the common case returns in registers, and only a
+        // miss, out of line, can build an error.
+        match self.instant_fit_quick(size) {
+            Ok(addr) => Ok(addr),
+            Err(missed) => self.instant_fit_missed(size, flags, missed),
+        }
+    }
+
+    /// The head of the right freelist, with the lock held once; what kept
+    /// it from allocating, otherwise, having changed nothing.
+    #[inline]
+    fn instant_fit_quick(&self, size: usize) -> Result<usize, InstantMiss> {
         let mut state = self.state.lock();
         if state.reserve.len < RESERVE_LOW {
-            state = match self.refill(state) {
-                Ok(s) => s,
-                Err(s) => {
-                    // No tags: the searching path reports it.
-                    drop(s);
-                    return self
-                        .xalloc_unchecked(&self.fit(size, &Constraints::new(), flags), flags);
-                }
-            };
+            return Err(InstantMiss::LowReserve);
         }
         match state.instant_fit(size) {
-            Some(addr) => self.done(state, addr),
-            None => {
+            Some(addr) => {
+                let rescale = state.hash.wants_rescale();
                 drop(state);
-                self.xalloc_unchecked(&self.fit(size, &Constraints::new(), flags), flags)
+                if rescale {
+                    self.rescale();
+                }
+                Ok(addr)
+            }
+            None => Err(InstantMiss::NoCertainFit),
+        }
+    }
+
+    /// An instant-fit allocation that the quick path could not make.
+    #[cold]
+    #[inline(never)]
+    fn instant_fit_missed(
+        &self,
+        size: usize,
+        flags: AllocFlags,
+        missed: InstantMiss,
+    ) -> Result<usize, Error> {
+        if missed == InstantMiss::LowReserve {
+            let state = self.state.lock();
+            match self.refill(state) {
+                Ok(mut state) => {
+                    if let Some(addr) = state.instant_fit(size) {
+                        return self.done(state, addr);
+                    }
+                }
+                // No tags: the searching path reports it.
+                Err(state) => drop(state),
             }
         }
+        self.xalloc_unchecked(&self.fit(size, &Constraints::new(), flags), flags)
     }
 
     /// Everything `alloc` does beyond the instant-fit fast path.
@@ -351,4 +388,17 @@ impl Arena {
         }
         Err(err)
     }
+}
+
+/// Why the instant-fit quick path declined (see
+/// [`Arena::instant_fit_alloc`]). A word, like the address of the other
+/// outcome, so that the `Result` is a pair of words and comes back in two
+/// registers (a one-byte enum made it go through memory).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(usize)]
+enum InstantMiss {
+    /// Too few spare tags to split a segment: refill, then try again.
+    LowReserve,
+    /// No freelist is certain to hold a fit: search the one that might.
+    NoCertainFit,
 }

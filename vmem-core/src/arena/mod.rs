@@ -152,13 +152,27 @@ impl Arena {
 
     /// Frees `[addr, addr + size)`; `size` must be the size allocated. A bad
     /// free is reported and changes nothing.
+    #[inline]
     pub fn free(&self, addr: usize, size: usize) -> Result<(), Error> {
+        // The error is built in the caller, out of line, so that the call
+        // below returns its verdict in registers: a `Result` holding an
+        // `Error` is too large for them and went through memory, written
+        // by the callee and read back by the caller, on every free.
+        match self.free_segment(addr, size) {
+            Ok(()) => Ok(()),
+            Err(bad) => Err(self.bad_free(bad, addr, size)),
+        }
+    }
+
+    /// [`free`](Arena::free) short of building its error.
+    #[inline(never)]
+    fn free_segment(&self, addr: usize, size: usize) -> Result<(), BadFree> {
         let mut state = self.state.lock();
         let release = match state.free(addr, size) {
             Ok(release) => release,
             Err(bad) => {
                 drop(state);
-                return Err(self.bad_free(bad, addr, size));
+                return Err(bad);
             }
         };
         self.trim_reserve(&mut state);
@@ -182,6 +196,8 @@ impl Arena {
         self.free(addr, size)
     }
 
+    #[cold]
+    #[inline(never)]
     fn bad_free(&self, bad: BadFree, addr: usize, size: usize) -> Error {
         match bad {
             BadFree::NotAllocated => Error::from(NotAllocated {
