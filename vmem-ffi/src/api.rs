@@ -9,6 +9,7 @@ use core::ptr::null_mut;
 use std::sync::Arc;
 
 use vmem_core::{Arena, Constraints, Segment, SegmentTypes};
+use vmem_slab::ObjectCache;
 
 use crate::boundary::{die, guard, warn};
 use crate::failure::Failure;
@@ -364,29 +365,91 @@ pub unsafe extern "C" fn vmem_destroy(vmp: *mut Vmem) {
 /// `vmp` is NULL (which aborts) or a live arena.
 #[no_mangle]
 pub unsafe extern "C" fn vmem_alloc(vmp: *mut Vmem, size: usize, vmflag: c_int) -> *mut c_void {
+    // A dispatcher that saves no registers: each case ends in a jump to the
+    // function that finishes it (design.md §16).
+    // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
+    if let Some(vm) = unsafe { ptr::vmem_ref(vmp) } {
+        // SAFETY (both calls): this function's own contract.
+        return match vm.cached_arena().cache_for(size) {
+            Some(cache) => unsafe { alloc_cached(vmp, cache, size, vmflag) },
+            None => unsafe { alloc_from_arena(vmp, size, vmflag) },
+        };
+    }
+    // SAFETY: this function's own contract.
+    unsafe { alloc_whole(vmp, size, vmflag) }
+}
+
+/// A `vmem_alloc` of a cached size: the hit in the loaded magazine, which
+/// calls nothing, or a jump to [`alloc_whole`]. Like every function
+/// `vmem_alloc` and `vmem_free` jump to, it is `extern "C"`, so that it
+/// cannot unwind and a caller may jump to it rather than call it; nothing
+/// on its own path can panic (`alloc_loaded` is call-free and checks its
+/// bounds with `get`).
+///
+/// # Safety
+/// As for `vmem_alloc`, with `cache` one of `vmp`'s caches.
+#[inline(never)]
+unsafe extern "C" fn alloc_cached(
+    vmp: *mut Vmem,
+    cache: &ObjectCache,
+    size: usize,
+    vmflag: c_int,
+) -> *mut c_void {
+    // Tracing is asked first: a traced allocation runs whole, and records
+    // what it allocated.
+    if !trace::is_on() {
+        if let Some(addr) = cache.alloc_loaded() {
+            return addr as *mut c_void;
+        }
+    }
+    // SAFETY: this function's own contract.
+    unsafe { alloc_whole(vmp, size, vmflag) }
+}
+
+/// A `vmem_alloc` of an uncached size (see [`alloc_cached`] for why
+/// `extern "C"`).
+///
+/// # Safety
+/// As for `vmem_alloc`.
+#[inline(never)]
+unsafe extern "C" fn alloc_from_arena(vmp: *mut Vmem, size: usize, vmflag: c_int) -> *mut c_void {
     guard("vmem_alloc", || {
-        // The hot paths are a hit in a loaded magazine and an arena
-        // allocation that succeeds; a NULL arena, a magazine miss, a failure
-        // and tracing are handled out of line (`alloc_end`), so that neither
-        // an error nor a report's arguments are set up on every call.
+        // A failure and tracing are handled out of line (`alloc_end`), so
+        // that neither an error nor a report's arguments are set up on
+        // every call.
+        // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
+        let Some(vm) = (unsafe { ptr::vmem_ref(vmp) }) else {
+            null_arena("vmem_alloc", &AllocArgs(size, vmflag))
+        };
+        match vm.arena().alloc(size, alloc_flags(vmflag)) {
+            Ok(addr) if !trace::is_on() => addr as *mut c_void,
+            result => alloc_end(vmp, vm, size, vmflag, result.map_err(Missed::Arena)),
+        }
+    })
+}
+
+/// A whole `vmem_alloc`: the one the fast path of `vmem_alloc` did not
+/// finish (a NULL arena, an empty magazine, tracing on). Out of line and
+/// `extern "C"`, as [`alloc_from_arena`].
+///
+/// # Safety
+/// As for `vmem_alloc`.
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn alloc_whole(vmp: *mut Vmem, size: usize, vmflag: c_int) -> *mut c_void {
+    guard("vmem_alloc", || {
         // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
         let Some(vm) = (unsafe { ptr::vmem_ref(vmp) }) else {
             null_arena("vmem_alloc", &AllocArgs(size, vmflag))
         };
         let result = match vm.cached_arena().cache_for(size) {
-            Some(cache) => match cache.alloc_loaded() {
-                Some(addr) => Ok(addr),
-                None => Err(Missed::Cache),
-            },
+            Some(cache) => cache.alloc_loaded().ok_or(Missed::Cache),
             None => vm
                 .arena()
                 .alloc(size, alloc_flags(vmflag))
                 .map_err(Missed::Arena),
         };
-        match result {
-            Ok(addr) if !trace::is_on() => addr as *mut c_void,
-            result => alloc_end(vmp, vm, size, vmflag, result),
-        }
+        alloc_end(vmp, vm, size, vmflag, result)
     })
 }
 
@@ -543,22 +606,80 @@ fn xalloc_end(
 /// `vmp` is NULL (which aborts) or a live arena.
 #[no_mangle]
 pub unsafe extern "C" fn vmem_free(vmp: *mut Vmem, vaddr: *mut c_void, size: usize) {
+    // As in `vmem_alloc`: a dispatcher that jumps to the function that
+    // finishes each case.
+    // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
+    if let Some(vm) = unsafe { ptr::vmem_ref(vmp) } {
+        // SAFETY (both calls): this function's own contract.
+        return match vm.cached_arena().cache_for(size) {
+            Some(cache) => unsafe { free_cached(vmp, cache, vaddr, size) },
+            None => unsafe { free_to_arena(vmp, vaddr, size) },
+        };
+    }
+    // SAFETY: this function's own contract.
+    unsafe { free_whole(vmp, vaddr, size) }
+}
+
+/// A `vmem_free` of a cached size: the loaded magazine takes the object,
+/// calling nothing, or a jump to [`free_whole`] (see [`alloc_cached`]).
+///
+/// # Safety
+/// As for `vmem_free`, with `cache` one of `vmp`'s caches.
+#[inline(never)]
+unsafe extern "C" fn free_cached(
+    vmp: *mut Vmem,
+    cache: &ObjectCache,
+    vaddr: *mut c_void,
+    size: usize,
+) {
+    // Tracing first, as in `alloc_cached`.
+    if !trace::is_on() && cache.free_loaded(vaddr as usize) {
+        return;
+    }
+    // SAFETY: this function's own contract.
+    unsafe { free_whole(vmp, vaddr, size) }
+}
+
+/// A `vmem_free` of an uncached size (see [`alloc_cached`] for why
+/// `extern "C"`).
+///
+/// # Safety
+/// As for `vmem_free`.
+#[inline(never)]
+unsafe extern "C" fn free_to_arena(vmp: *mut Vmem, vaddr: *mut c_void, size: usize) {
     guard("vmem_free", || {
-        // As in `vmem_alloc`: reports and tracing out of line.
+        // SAFETY: `vmp` is a live arena, by this function's contract.
+        let Some(vm) = (unsafe { ptr::vmem_ref(vmp) }) else {
+            null_arena("vmem_free", &FreeArgs(vaddr, size))
+        };
+        match vm.arena().free(vaddr as usize, size) {
+            Ok(()) if !trace::is_on() => {}
+            result => free_end(vmp, vm, vaddr, size, result.map_err(Missed::Arena)),
+        }
+    })
+}
+
+/// A whole `vmem_free`: the one the fast path of `vmem_free` did not
+/// finish (a NULL arena, a full magazine, sleepers to wake, a free to
+/// refuse, tracing on). Out of line and `extern "C"`, as
+/// [`free_to_arena`].
+///
+/// # Safety
+/// As for `vmem_free`.
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn free_whole(vmp: *mut Vmem, vaddr: *mut c_void, size: usize) {
+    guard("vmem_free", || {
         // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
         let Some(vm) = (unsafe { ptr::vmem_ref(vmp) }) else {
             null_arena("vmem_free", &FreeArgs(vaddr, size))
         };
-        let addr = vaddr as usize;
         let result = match vm.cached_arena().cache_for(size) {
-            Some(cache) if cache.free_loaded(addr) => Ok(()),
+            Some(cache) if cache.free_loaded(vaddr as usize) => Ok(()),
             Some(_) => Err(Missed::Cache),
-            None => vm.arena().free(addr, size).map_err(Missed::Arena),
+            None => vm.arena().free(vaddr as usize, size).map_err(Missed::Arena),
         };
-        match result {
-            Ok(()) if !trace::is_on() => {}
-            result => free_end(vmp, vm, vaddr, size, result),
-        }
+        free_end(vmp, vm, vaddr, size, result);
     })
 }
 

@@ -380,7 +380,7 @@ impl ObjectCache {
     /// # cache.free(id)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn alloc_loaded(&self) -> Option<usize> {
         if !self.magazines {
             return None;
@@ -562,7 +562,7 @@ impl ObjectCache {
     /// assert!(cache.free(id).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn free_loaded(&self, object: usize) -> bool {
         if !self.magazines || self.arena.has_sleepers() {
             return false;
