@@ -4,13 +4,13 @@
 //!
 //! - [`Lock`] guards an arena's state. With the `std` feature it is
 //!   `RawFutexLock` behind [`lock_api::Mutex`]: one compare-and-swap to
-//!   take when free, polls with exponential backoff when contended (so
-//!   that the holder keeps the arena's cache lines), then the waiter
+//!   take when free, a few sparse polls when contended (so that the
+//!   holder keeps the arena's cache lines), then the waiter
 //!   *sleeps* in the kernel (a futex, through the `atomic-wait` crate)
-//!   instead of burning its time slice. On two cores a preempted lock holder no longer
-//!   makes the other thread spin and yield in a loop for a whole scheduling
-//!   quantum, which is what made a contended arena swing by 10x between
-//!   runs. Without `std` it is [`RawSpinLock`].
+//!   instead of burning its time slice. On two cores a preempted lock
+//!   holder no longer makes the other thread spin and yield in a loop for
+//!   a whole scheduling quantum, which is what made a contended arena
+//!   swing by 10x between runs. Without `std` it is [`RawSpinLock`].
 //!
 //!   Why not `parking_lot`? Its unlock may *hand the lock over* to a thread
 //!   parked on it, and a child process inherits the parked-thread records of
@@ -124,23 +124,30 @@ const CONTENDED: u32 = 2;
 
 /// Polls of a held lock before its waiter goes to sleep on it.
 ///
-/// Between polls the waiter pauses 1, 2, 4, ... up to
-/// [`MAX_PAUSES_PER_POLL`] times, about 1,300 pauses in all (some 30 us
-/// where a pause takes 25 ns). Each poll pulls the lock's cache line away
-/// from the holder, which then waits for it on its next lock or unlock; a
-/// waiter that polls rarely lets the holder run a stretch of operations on
-/// lines that stay in its cache, and a waiter that sleeps makes every
-/// unlock a wake-up system call. Two threads hammering one arena (2 vCPUs,
-/// 5 interleaved runs each) ran at 169 to 192 ns per pair with 10 plain
-/// spins and at 54 to 65 ns with this backoff, where libumem's mutex ran
-/// at 111 to 437 ns; four threads at 64 to 73 ns (libumem 232 to 301). See
-/// `docs/performance.md`.
+/// The first poll is at once; before each later one the waiter pauses
+/// [`FIRST_PAUSES`], then twice as many, up to [`MAX_PAUSES_PER_POLL`]:
+/// 16, 32, 64, 64 pauses, 176 in all (4.4 us where a pause takes 25 ns),
+/// then it sleeps. Two things are traded. Each poll takes the lock's
+/// cache line from the holder, and if it finds the lock free for the
+/// moment between two of the holder's operations, the arena's lines move
+/// to the waiter and back again soon after: polls that start at once and
+/// double from one pause handed the lock over every few operations (two
+/// threads hammering one arena on 2 vCPUs: 64 to 126 ns per pair). A
+/// waiter that sleeps at once, or after a few quick spins, makes the
+/// holder pay a wake-up system call, on this VM a slow one at times (48
+/// to 228 ns per pair from run to run). Sparse polls for a few
+/// microseconds, then sleep: 34 to 51 ns in 12 interleaved runs, where
+/// libumem's mutex ran at 57 to 476 (`docs/performance.md`).
 #[cfg(feature = "std")]
-const POLLS_BEFORE_SLEEP: u32 = 16;
+const POLLS_BEFORE_SLEEP: u32 = 4;
+/// Pauses before a waiter's second poll of a held lock (see
+/// [`POLLS_BEFORE_SLEEP`]).
+#[cfg(feature = "std")]
+const FIRST_PAUSES: u32 = 16;
 /// The longest pause between two polls of a held lock (see
 /// [`POLLS_BEFORE_SLEEP`]).
 #[cfg(feature = "std")]
-const MAX_PAUSES_PER_POLL: u32 = 128;
+const MAX_PAUSES_PER_POLL: u32 = 64;
 
 /// A three-state futex lock (free, held, held with sleepers), as in Mara
 /// Bos's *Rust Atomics and Locks*: a compare-and-swap to take, a swap to
@@ -225,11 +232,11 @@ unsafe impl lock_api::RawMutex for RawFutexLock {
 impl RawFutexLock {
     #[cold]
     fn lock_contended(&self) {
-        // Poll with exponential backoff: every poll of the word pulls its
-        // cache line away from the holder, which then stalls on its next
-        // lock or unlock, so a waiter that polls rarely lets the holder run
-        // a stretch of operations on lines that stay in its cache.
-        let mut pauses = 1;
+        // Sparse polls, further apart each time (see POLLS_BEFORE_SLEEP):
+        // every poll pulls the word's cache line away from the holder, and
+        // one that wins the lock between two of the holder's operations
+        // moves the arena's lines too.
+        let mut pauses = FIRST_PAUSES;
         for _ in 0..POLLS_BEFORE_SLEEP {
             match self.state.load(Ordering::Relaxed) {
                 UNLOCKED => {
