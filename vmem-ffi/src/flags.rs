@@ -86,39 +86,23 @@ const _: () = assert!(VMEM_NAMELEN - 1 <= vmem_core::NAME_CAPACITY);
 /// `VM_ABORT` overrides `VM_SLEEP`.
 #[inline]
 pub(crate) fn alloc_flags(vmflag: c_int) -> AllocFlags {
-    if is_instant_fit(vmflag) {
-        wait_flags(vmflag)
-    } else {
-        placed_flags(vmflag)
-    }
-}
-
-/// The flags of a `vmflag` that asks for instant-fit from the low end:
-/// only its wait mode.
-#[inline]
-fn wait_flags(vmflag: c_int) -> AllocFlags {
     let wait = if vmflag & (VM_NOSLEEP | VM_ABORT) != 0 {
         Wait::NoSleep
     } else {
         Wait::Sleep
     };
-    AllocFlags::new().wait(wait)
-}
-
-/// [`alloc_flags`] of a `vmflag` that asks for another policy or for the
-/// high end.
-#[inline]
-fn placed_flags(vmflag: c_int) -> AllocFlags {
-    let flags = wait_flags(vmflag);
-    if vmflag & (VM_NEXTFIT | VM_BESTFIT | VM_FIRSTFIT) == 0 {
-        return flags.from_end(true);
+    let flags = AllocFlags::new().wait(wait);
+    if is_instant_fit(vmflag) {
+        return flags;
     }
     let policy = if vmflag & VM_NEXTFIT != 0 {
         Policy::NextFit
     } else if vmflag & VM_BESTFIT != 0 {
         Policy::BestFit
-    } else {
+    } else if vmflag & VM_FIRSTFIT != 0 {
         Policy::FirstFit
+    } else {
+        Policy::InstantFit
     };
     flags.policy(policy).from_end(vmflag & VM_ENDALLOC != 0)
 }

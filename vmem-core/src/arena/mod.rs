@@ -192,6 +192,7 @@ impl Arena {
     /// Frees a constrained allocation. In this layer it is the same as
     /// [`free`](Arena::free); the quantum-cached arena of `vmem-slab` is where
     /// the two differ, as they do in libumem.
+    #[inline]
     pub fn xfree(&self, addr: usize, size: usize) -> Result<(), Error> {
         self.free(addr, size)
     }
