@@ -307,6 +307,60 @@ fn alloc_each_policy() {
     }
 }
 
+/// `try_instant_fit` places exactly as instant-fit `alloc` does where it
+/// allocates, and where it declines it changes nothing (segments and
+/// statistics), so that `alloc` after it behaves as if it had not run.
+#[test]
+fn try_instant_fit_is_alloc_at_once_or_nothing() {
+    let quick = Arena::new("quick", 0x1000, 0x40000, 0x1000).unwrap();
+    let full = Arena::new("full", 0x1000, 0x40000, 0x1000).unwrap();
+    let mut rng = 0x5eed_2001_u64;
+    let mut live: Vec<(usize, usize)> = Vec::new();
+    let mut declined = 0;
+    for step in 0..2000 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        if live.len() > 20 && rng % 3 == 0 {
+            let (a, size) = live.swap_remove((rng >> 8) as usize % live.len());
+            quick.free(a, size).unwrap();
+            full.free(a, size).unwrap();
+        } else {
+            // Sizes up to 24 pages, some not powers of two, so that some
+            // requests find no list certain to fit.
+            let size = ((rng >> 16) as usize % 24 + 1) * 0x1000 - (rng as usize & 0x7ff);
+            let before = (snapshot(&quick), quick.stats());
+            let got = match quick.try_instant_fit(size) {
+                Some(a) => Ok(a),
+                None => {
+                    declined += 1;
+                    assert_eq!((snapshot(&quick), quick.stats()), before, "step {step}");
+                    quick.alloc(size, nosleep())
+                }
+            };
+            let expected = full.alloc(size, nosleep());
+            // The same address, or both fail (their errors name different
+            // arenas).
+            assert_eq!(
+                got.as_ref().ok(),
+                expected.as_ref().ok(),
+                "step {step}, size {size:#x}"
+            );
+            if let Ok(a) = got {
+                live.push((a, size));
+            }
+        }
+        quick.check().unwrap();
+    }
+    assert_eq!(snapshot(&quick), snapshot(&full));
+    assert!(declined > 0, "the stream never reached the declining cases");
+    // Sizes `alloc` refuses, and fault injection, are declined too.
+    assert_eq!(quick.try_instant_fit(0), None);
+    assert_eq!(quick.try_instant_fit(usize::MAX), None);
+    quick.set_mtbf(1);
+    assert_eq!(quick.try_instant_fit(0x1000), None);
+}
+
 #[test]
 fn alloc_errors() {
     let arena = Arena::new("ae", 0x1000, 0x4000, 0x1000).unwrap();

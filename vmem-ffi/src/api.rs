@@ -372,7 +372,8 @@ pub unsafe extern "C" fn vmem_alloc(vmp: *mut Vmem, size: usize, vmflag: c_int) 
         // SAFETY (both calls): this function's own contract.
         return match vm.cached_arena().cache_for(size) {
             Some(cache) => unsafe { alloc_cached(vmp, cache, size, vmflag) },
-            None => unsafe { alloc_from_arena(vmp, size, vmflag) },
+            None if is_instant_fit(vmflag) => unsafe { alloc_instant(vmp, size, vmflag) },
+            None => unsafe { alloc_placed(vmp, size, vmflag) },
         };
     }
     // SAFETY: this function's own contract.
@@ -406,13 +407,35 @@ unsafe extern "C" fn alloc_cached(
     unsafe { alloc_whole(vmp, size, vmflag) }
 }
 
-/// A `vmem_alloc` of an uncached size (see [`alloc_cached`] for why
-/// `extern "C"`).
+/// A `vmem_alloc` of an uncached size under instant-fit from the low end
+/// (see [`alloc_cached`] for why `extern "C"`). It is first tried at once
+/// (`Arena::try_instant_fit`), which needs nothing but the size: the
+/// flags are translated, and the request's arguments kept, only on the
+/// way to [`alloc_placed`], where a miss goes.
 ///
 /// # Safety
 /// As for `vmem_alloc`.
 #[inline(never)]
-unsafe extern "C" fn alloc_from_arena(vmp: *mut Vmem, size: usize, vmflag: c_int) -> *mut c_void {
+unsafe extern "C" fn alloc_instant(vmp: *mut Vmem, size: usize, vmflag: c_int) -> *mut c_void {
+    if !trace::is_on() {
+        // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
+        if let Some(vm) = unsafe { ptr::vmem_ref(vmp) } {
+            if let Some(addr) = guard("vmem_alloc", || vm.arena().try_instant_fit(size)) {
+                return addr as *mut c_void;
+            }
+        }
+    }
+    // SAFETY: this function's own contract.
+    unsafe { alloc_placed(vmp, size, vmflag) }
+}
+
+/// An uncached `vmem_alloc`, whole: any policy, failures and tracing
+/// (see [`alloc_cached`] for why `extern "C"`).
+///
+/// # Safety
+/// As for `vmem_alloc`.
+#[inline(never)]
+unsafe extern "C" fn alloc_placed(vmp: *mut Vmem, size: usize, vmflag: c_int) -> *mut c_void {
     guard("vmem_alloc", || {
         // A failure and tracing are handled out of line (`alloc_end`), so
         // that neither an error nor a report's arguments are set up on
@@ -430,7 +453,7 @@ unsafe extern "C" fn alloc_from_arena(vmp: *mut Vmem, size: usize, vmflag: c_int
 
 /// A whole `vmem_alloc`: the one the fast path of `vmem_alloc` did not
 /// finish (a NULL arena, an empty magazine, tracing on). Out of line and
-/// `extern "C"`, as [`alloc_from_arena`].
+/// `extern "C"`, as [`alloc_cached`].
 ///
 /// # Safety
 /// As for `vmem_alloc`.

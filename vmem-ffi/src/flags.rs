@@ -113,7 +113,7 @@ pub(crate) fn alloc_flags(vmflag: c_int) -> AllocFlags {
 /// builds only its wait mode (20 of a pair's 460 instructions were spent
 /// translating the flags).
 #[inline]
-fn is_instant_fit(vmflag: c_int) -> bool {
+pub(crate) fn is_instant_fit(vmflag: c_int) -> bool {
     vmflag & (VM_NEXTFIT | VM_BESTFIT | VM_FIRSTFIT | VM_ENDALLOC) == 0
 }
 

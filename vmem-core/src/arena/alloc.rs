@@ -39,6 +39,38 @@ impl Arena {
         self.alloc_slow(size, flags)
     }
 
+    /// An instant-fit allocation from the low end, made only if it can be
+    /// made at once: the head of a freelist whose members all fit, taken
+    /// with the lock held once. `None`, having changed nothing, where
+    /// [`alloc`](Arena::alloc) would have more to do (refill its spare
+    /// tags, search a list whose members may not fit, import, wait or
+    /// fail), for a size `alloc` refuses, and while failures are injected:
+    /// call `alloc` then. Where it allocates, it gives the address `alloc`
+    /// would have.
+    ///
+    /// It lets a caller leave everything but the size off its common path,
+    /// as `vmem_alloc` does with the request's flags.
+    ///
+    /// ```
+    /// use vmem_core::{AllocFlags, Arena};
+    /// let arena = Arena::new("ids", 0x1000, 0x2000, 0x1000).unwrap();
+    /// let a = arena.try_instant_fit(0x1000).unwrap();
+    /// // The one free page is on a list whose members all fit.
+    /// let b = arena.try_instant_fit(0x1000).unwrap();
+    /// assert_ne!(a, b);
+    /// // Nothing is left: only `alloc` can fail, or sleep.
+    /// assert_eq!(arena.try_instant_fit(0x1000), None);
+    /// assert!(arena.alloc(0x1000, AllocFlags::new()).is_err());
+    /// ```
+    #[inline]
+    pub fn try_instant_fit(&self, size: usize) -> Option<usize> {
+        if self.fast_path_takes(size) {
+            self.instant_fit_quick(size).ok()
+        } else {
+            None
+        }
+    }
+
     /// Whether a request of `size` may take the instant-fit fast path: a
     /// size that neither is zero nor wraps when rounded to the quantum,
     /// and no fault injection.
