@@ -369,7 +369,7 @@ pub unsafe extern "C" fn vmem_alloc(vmp: *mut Vmem, size: usize, vmflag: c_int) 
     // function that finishes it (design.md §16).
     // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
     if let Some(vm) = unsafe { ptr::vmem_ref(vmp) } {
-        // SAFETY (both calls): this function's own contract.
+        // SAFETY (each call): this function's own contract.
         return match vm.cached_arena().cache_for(size) {
             Some(cache) => unsafe { alloc_cached(vmp, cache, size, vmflag) },
             None if is_instant_fit(vmflag) => unsafe { alloc_instant(vmp, size, vmflag) },
@@ -633,7 +633,7 @@ pub unsafe extern "C" fn vmem_free(vmp: *mut Vmem, vaddr: *mut c_void, size: usi
     // finishes each case.
     // SAFETY: `vmp` is NULL or a live arena, by this function's contract.
     if let Some(vm) = unsafe { ptr::vmem_ref(vmp) } {
-        // SAFETY (both calls): this function's own contract.
+        // SAFETY (each call): this function's own contract.
         return match vm.cached_arena().cache_for(size) {
             Some(cache) => unsafe { free_cached(vmp, cache, vaddr, size) },
             None => unsafe { free_to_arena(vmp, vaddr, size) },
