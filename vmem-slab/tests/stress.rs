@@ -33,7 +33,12 @@ fn four_threads_cross_frees_and_concurrent_reaps() {
                 ca.update();
                 ca.arena().check().unwrap();
                 reaps += 1;
-                std::thread::yield_now();
+                // Paced: `check` holds the arena lock over a whole walk,
+                // and a reaper that took it back at once starved the
+                // workers, whose waits for the lock end in sleeps on it (a
+                // debug run took 0.6 to 410 s). Reaps still interleave
+                // with every phase of the workers' traffic.
+                std::thread::sleep(std::time::Duration::from_micros(200));
             }
             reaps
         })
