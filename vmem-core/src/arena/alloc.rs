@@ -101,11 +101,7 @@ impl Arena {
         }
         match state.instant_fit(size) {
             Some(addr) => {
-                let rescale = state.hash.wants_rescale();
-                drop(state);
-                if rescale {
-                    self.rescale();
-                }
+                self.unlock_after_alloc(state);
                 Ok(addr)
             }
             None => Err(InstantMiss::NoCertainFit),
@@ -242,12 +238,19 @@ impl Arena {
     /// hash if the allocation pushed it out of its band.
     #[inline]
     pub(super) fn done(&self, state: Guard<'_, State>, addr: usize) -> Result<usize, Error> {
+        self.unlock_after_alloc(state);
+        Ok(addr)
+    }
+
+    /// Drops the lock after an allocation, then rescales the hash if the
+    /// allocation pushed it out of its band.
+    #[inline(always)]
+    fn unlock_after_alloc(&self, state: Guard<'_, State>) {
         let rescale = state.hash.wants_rescale();
         drop(state);
         if rescale {
             self.rescale();
         }
-        Ok(addr)
     }
 
     fn next_fit_alloc(&self, size: usize, flags: AllocFlags) -> Result<usize, Error> {
