@@ -33,11 +33,14 @@ fn four_threads_cross_frees_and_concurrent_reaps() {
                 ca.update();
                 ca.arena().check().unwrap();
                 reaps += 1;
-                // Paced: `check` holds the arena lock over a whole walk,
-                // and a reaper that took it back at once starved the
-                // workers, whose waits for the lock end in sleeps on it (a
-                // debug run took 0.6 to 410 s). Reaps still interleave
-                // with every phase of the workers' traffic.
+                // Paced, to keep the run short: `check` holds the arena
+                // lock over a whole walk, and a reaper that takes it back
+                // at once keeps the workers, whose waits for the lock end
+                // in sleeps on it, waiting for the lock's hand-over to
+                // starving sleepers (unpaced debug runs: 1.4 to 10.8 s;
+                // 72 to 277 s before the lock was fair, docs/testing.md).
+                // Reaps still interleave with every phase of the workers'
+                // traffic.
                 std::thread::sleep(std::time::Duration::from_micros(200));
             }
             reaps

@@ -10,14 +10,21 @@
 //!   instead of burning its time slice. On two cores a preempted lock
 //!   holder no longer makes the other thread spin and yield in a loop for
 //!   a whole scheduling quantum, which is what made a contended arena
-//!   swing by 10x between runs. Without `std` it is [`RawSpinLock`].
+//!   swing by 10x between runs. It is *eventually fair*: a free lock goes
+//!   to whoever asks first, but a sleeper that has waited a millisecond
+//!   has the next unlock hand the lock to it, so a thread that unlocks
+//!   and relocks at once cannot keep it out for ever. Without `std` it is
+//!   [`RawSpinLock`].
 //!
 //!   Why not `parking_lot`? Its unlock may *hand the lock over* to a thread
 //!   parked on it, and a child process inherits the parked-thread records of
 //!   threads that do not exist in it: unlocking in the child then gives the
 //!   lock to a ghost and the child hangs (one fork in thirty did, in
 //!   `vmem-umem`'s fork test). A futex lock keeps all its state in its one
-//!   word, which the fork handlers can release in the child.
+//!   word, which the fork handlers can release in the child; its own
+//!   hand-over to a starving sleeper expires ([`RawFutexLock`]'s
+//!   `HANDED_PATIENCE`), so a child that inherits one is delayed for two
+//!   milliseconds once, not hung.
 //! - [`SpinLock`] guards per-CPU state that is almost never contended (the
 //!   magazine slots of `vmem-slab`). It is [`RawSpinLock`]: one
 //!   compare-and-swap to take and a plain release store to drop, where a
@@ -121,6 +128,15 @@ const LOCKED: u32 = 1;
 /// Held, and a waiter may be asleep on it: the unlocker must wake one.
 #[cfg(feature = "std")]
 const CONTENDED: u32 = 2;
+/// Held, and a waiter has been asleep on it for [`FAIR_AFTER`] or longer:
+/// the unlocker hands the lock over ([`HANDED`]) instead of freeing it.
+#[cfg(feature = "std")]
+const STARVING: u32 = 3;
+/// Given by its last holder to a sleeper it woke, not yet claimed: only a
+/// thread that has slept on the lock may take it (a newcomer waits, for
+/// [`HANDED_PATIENCE`] at most).
+#[cfg(feature = "std")]
+const HANDED: u32 = 4;
 
 /// Polls of a held lock before its waiter goes to sleep on it.
 ///
@@ -149,11 +165,45 @@ const FIRST_PAUSES: u32 = 16;
 #[cfg(feature = "std")]
 const MAX_PAUSES_PER_POLL: u32 = 64;
 
-/// A three-state futex lock (free, held, held with sleepers), as in Mara
-/// Bos's *Rust Atomics and Locks*: a compare-and-swap to take, a swap to
-/// drop that tells whether to wake a sleeper. Waiters spin briefly, then
-/// sleep on the lock word. All its state is that word, so it can be
-/// released in a forked child (see the module docs).
+/// How long a sleeper waits before it asks for the lock to be handed to
+/// it ([`STARVING`]).
+///
+/// A free lock goes to whoever asks first, and a woken sleeper asks late:
+/// it needs a wake-up and a CPU, tens of microseconds, while a holder that
+/// unlocks and locks again asks within nanoseconds. Such a thread could
+/// keep a sleeper waiting for ever (vmem-slab's stress test once starved
+/// its workers for 410 s behind a reaper that retook the arena lock at
+/// once, `docs/testing.md`). So the first turns go to speed, and a sleeper
+/// that has waited this long gets the next one. Handing over costs the
+/// holder its next turn and a wake-up: at most once per `FAIR_AFTER` per
+/// waiter, a few microseconds a millisecond. `parking_lot` makes the same
+/// trade with half a millisecond.
+#[cfg(feature = "std")]
+const FAIR_AFTER: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// How long a thread that has not slept on the lock lets a [`HANDED`] lock
+/// wait for the sleeper it was handed to before it takes it itself.
+///
+/// The sleeper normally claims it within a wake-up's time. The limit is
+/// there for the case where no such sleeper exists: a process forked while
+/// one of its threads was starving gives its child a lock word that says
+/// STARVING, with the starving thread left behind in the parent, and the
+/// child's unlock hands the lock to nobody. Its next lock waits this long,
+/// once, then takes it. A sleeper that wakes later than this only loses
+/// this turn: it is still starving, and the next unlock hands over again.
+#[cfg(feature = "std")]
+const HANDED_PATIENCE: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// A futex lock with eventual fairness.
+///
+/// Its word says free, held, held with sleepers (as in Mara Bos's *Rust
+/// Atomics and Locks*), held with a sleeper that has waited too long, or
+/// handed over. A compare-and-swap takes it when free and one drops it
+/// when nobody waits; waiters poll briefly, then sleep on the word. A
+/// sleeper that has waited [`FAIR_AFTER`] marks the word, and the next
+/// unlock hands the lock to a sleeper instead of freeing it for whoever
+/// asks first. All its state is that word, so it can be released in a
+/// forked child (see the module docs and [`HANDED_PATIENCE`]).
 #[cfg(feature = "std")]
 #[derive(Debug)]
 pub struct RawFutexLock {
@@ -161,17 +211,21 @@ pub struct RawFutexLock {
 }
 
 // SAFETY: with other threads about, the lock is taken only by moving
-// `state` from UNLOCKED to LOCKED or CONTENDED with acquire ordering (a
-// compare-and-swap or a swap that returned UNLOCKED), so at most one holder
-// exists; `unlock` stores UNLOCKED with release ordering, so the next
-// holder sees every write of the previous one. A sleeper marks the word
-// CONTENDED before it sleeps and the unlocker wakes one when it finds
-// CONTENDED, so no sleeper is left asleep on a free lock. While the process
-// is single-threaded (single.rs) the one thread is the only one that can
-// touch the word, so its plain load-then-store cannot race, and the
-// `pthread_create` that ends that state orders those stores before
-// anything the new thread does. No thread affinity: guards may move
-// (`GuardSend`).
+// `state` with acquire ordering from UNLOCKED to LOCKED or CONTENDED, or
+// from HANDED to CONTENDED (compare-and-swaps), and every other transition
+// (LOCKED to CONTENDED, CONTENDED to STARVING by waiters) keeps it held, so
+// at most one holder exists. Only the holder moves the word out of a held
+// state: `unlock` stores UNLOCKED, or HANDED when a sleeper starves, with
+// release ordering, so the next holder, who reads that value with acquire
+// ordering, sees every write of the previous one. A sleeper marks the word
+// CONTENDED or STARVING before it sleeps on that value, and every unlock
+// from those states wakes one; a woken thread marks the word again before
+// it sleeps again or when it takes the lock, so no sleeper is left asleep
+// on a free lock. While the process is single-threaded (single.rs) the one
+// thread is the only one that can touch the word, so its plain
+// load-then-store cannot race, and the `pthread_create` that ends that
+// state orders those stores before anything the new thread does. No
+// thread affinity: guards may move (`GuardSend`).
 #[cfg(feature = "std")]
 unsafe impl lock_api::RawMutex for RawFutexLock {
     #[allow(
@@ -215,10 +269,14 @@ unsafe impl lock_api::RawMutex for RawFutexLock {
         if single_threaded() {
             // Nobody can be asleep on the lock: a sleeper is a second
             // thread. Decided now, not when the lock was taken: if the
-            // holder created a thread meanwhile, the swap below runs.
+            // holder created a thread meanwhile, the atomic path runs.
             self.state.store(UNLOCKED, Ordering::Relaxed);
-        } else if self.state.swap(UNLOCKED, Ordering::Release) == CONTENDED {
-            atomic_wait::wake_one(&self.state);
+        } else if self
+            .state
+            .compare_exchange(LOCKED, UNLOCKED, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
+            self.unlock_contended();
         }
     }
 
@@ -249,7 +307,8 @@ impl RawFutexLock {
                     }
                 }
                 LOCKED => {}
-                // Someone sleeps on it already: wait behind them.
+                // Someone sleeps on it already, or it is being handed to
+                // a sleeper: wait behind them.
                 _ => break,
             }
             for _ in 0..pauses {
@@ -257,11 +316,87 @@ impl RawFutexLock {
             }
             pauses = (pauses * 2).min(MAX_PAUSES_PER_POLL);
         }
-        // Mark the lock contended; whoever held it will wake us. Taking it
-        // this way leaves it CONTENDED, so our own unlock wakes the next
-        // sleeper even if we were the last one (one spurious wake at most).
-        while self.state.swap(CONTENDED, Ordering::Acquire) != UNLOCKED {
-            atomic_wait::wait(&self.state, CONTENDED);
+        self.lock_asleep();
+    }
+
+    /// Sleeps on the word until the lock is free or handed over, then
+    /// takes it, marking the word so that the unlock wakes the next
+    /// sleeper (one spurious wake at most, when there is none).
+    #[cold]
+    fn lock_asleep(&self) {
+        use std::time::Instant;
+        // When this thread first went to sleep on the lock: a thread that
+        // has slept may claim a handed-over lock, and one that has slept
+        // for FAIR_AFTER asks for it.
+        let mut asleep_since: Option<Instant> = None;
+        // When this thread, not having slept, first saw the lock handed
+        // over to a sleeper.
+        let mut handed_seen: Option<Instant> = None;
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            let (from, to) = match state {
+                UNLOCKED => (UNLOCKED, CONTENDED),
+                HANDED => {
+                    let seen = *handed_seen.get_or_insert_with(Instant::now);
+                    if asleep_since.is_none() && seen.elapsed() < HANDED_PATIENCE {
+                        // It is some sleeper's: let it wake and take it.
+                        std::thread::yield_now();
+                        state = self.state.load(Ordering::Relaxed);
+                        continue;
+                    }
+                    (HANDED, CONTENDED)
+                }
+                LOCKED => (LOCKED, CONTENDED),
+                CONTENDED if asleep_since.is_some_and(|t| t.elapsed() >= FAIR_AFTER) => {
+                    (CONTENDED, STARVING)
+                }
+                // CONTENDED or STARVING: sleep while it says so.
+                _ => (state, state),
+            };
+            if from != to {
+                match self
+                    .state
+                    .compare_exchange(from, to, Ordering::Acquire, Ordering::Relaxed)
+                {
+                    // Taken (from UNLOCKED or HANDED): the word says
+                    // CONTENDED, so our unlock wakes the next sleeper.
+                    Ok(_) if from == UNLOCKED || from == HANDED => return,
+                    Ok(_) => state = to,
+                    Err(now) => {
+                        state = now;
+                        continue;
+                    }
+                }
+                // Marked: look again at the marked state (a CONTENDED
+                // word may still need STARVING) before sleeping on it.
+                if to == CONTENDED && asleep_since.is_some() {
+                    continue;
+                }
+            }
+            asleep_since.get_or_insert_with(Instant::now);
+            atomic_wait::wait(&self.state, state);
+            state = self.state.load(Ordering::Relaxed);
+        }
+    }
+
+    /// Unlocks a word that says CONTENDED (free it, wake a sleeper) or
+    /// STARVING (hand it over, wake a sleeper).
+    #[cold]
+    fn unlock_contended(&self) {
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            let next = if state == STARVING { HANDED } else { UNLOCKED };
+            match self
+                .state
+                .compare_exchange(state, next, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                // A sleeper marked the word STARVING meanwhile.
+                Err(now) => state = now,
+            }
+        }
+        if state != LOCKED {
+            atomic_wait::wake_one(&self.state);
         }
     }
 }
@@ -443,7 +578,9 @@ mod tests {
         std::thread::scope(|s| {
             let waiter = s.spawn(|| *lock.lock() += 1);
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            while raw().state.load(Ordering::Relaxed) != CONTENDED {
+            // CONTENDED, or STARVING if a spurious wake let it see that it
+            // had slept for FAIR_AFTER.
+            while raw().state.load(Ordering::Relaxed) < CONTENDED {
                 assert!(
                     std::time::Instant::now() < deadline,
                     "the waiter never slept"
@@ -455,5 +592,97 @@ mod tests {
         });
         assert_eq!(*lock.lock(), 1);
         assert!(!raw().is_locked());
+    }
+
+    /// A sleeper that has waited FAIR_AFTER asks for the lock (STARVING)
+    /// the next time it wakes, and the unlock then hands the lock to it
+    /// instead of freeing it: a thread asking right after the unlock does
+    /// not get it. (Without the hand-over, a thread that unlocks and locks
+    /// again at once can keep a sleeper out for ever: woken, it finds the
+    /// lock retaken and sleeps again.) Each step waits for the word to say
+    /// what it should, so the test does not depend on timing beyond
+    /// sleeping for longer than FAIR_AFTER.
+    #[cfg(feature = "std")]
+    #[test]
+    fn a_starving_sleeper_is_handed_the_lock() {
+        extern crate std;
+        use std::time::{Duration, Instant};
+        let lock: lock_api::Mutex<RawFutexLock, u32> = lock_api::Mutex::new(0);
+        let raw = || -> &RawFutexLock {
+            // SAFETY: only the word is read, and a sleeper woken; nothing
+            // is unlocked.
+            unsafe { lock.raw() }
+        };
+        let wait_for = |word: u32| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while raw().state.load(Ordering::Relaxed) != word {
+                assert!(Instant::now() < deadline, "the word never said {word}");
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        };
+        let holding = AtomicBool::new(false);
+        let let_go = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            // Taken in here, so that a failing assertion drops it and the
+            // sleeper can finish instead of holding up the scope's join.
+            let held = lock.lock();
+            let sleeper = s.spawn(|| {
+                let mut guard = lock.lock();
+                *guard += 1;
+                holding.store(true, Ordering::Release);
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while !let_go.load(Ordering::Acquire) && Instant::now() < deadline {
+                    std::thread::yield_now();
+                }
+            });
+            wait_for(CONTENDED);
+            std::thread::sleep(FAIR_AFTER * 3);
+            // Wake it without unlocking, as a spurious wake would: it
+            // finds the lock held, and asks for it.
+            atomic_wait::wake_one(&raw().state);
+            wait_for(STARVING);
+            drop(held);
+            assert!(
+                lock.try_lock().is_none(),
+                "the lock was freed, not handed to the sleeper"
+            );
+            while !holding.load(Ordering::Acquire) {
+                std::thread::yield_now();
+            }
+            let_go.store(true, Ordering::Release);
+            sleeper.join().unwrap();
+        });
+        assert_eq!(*lock.lock(), 1);
+        assert!(!lock.is_locked());
+    }
+
+    /// A lock handed to a sleeper that does not exist (a child process
+    /// forked while one of its parent's threads was starving keeps the
+    /// word, not the thread) is taken by the next thread to ask, once it
+    /// has waited HANDED_PATIENCE, instead of blocking it for ever.
+    #[cfg(feature = "std")]
+    #[test]
+    fn a_lock_handed_to_nobody_is_taken_after_a_while() {
+        extern crate std;
+        let lock: lock_api::Mutex<RawFutexLock, u32> = lock_api::Mutex::new(0);
+        let raw = || -> &RawFutexLock {
+            // SAFETY: only the word is read and written, as a starving
+            // waiter would have marked it; the lock is held meanwhile.
+            unsafe { lock.raw() }
+        };
+        let held = lock.lock();
+        raw().state.store(STARVING, Ordering::Relaxed);
+        drop(held);
+        // With the process single-threaded the unlock is a plain store
+        // (nobody can be waiting); otherwise it hands over.
+        let word = raw().state.load(Ordering::Relaxed);
+        assert!(word == HANDED || (word == UNLOCKED && single_threaded()));
+        let started = std::time::Instant::now();
+        *lock.lock() += 1;
+        if word == HANDED {
+            assert!(started.elapsed() >= HANDED_PATIENCE);
+        }
+        assert_eq!(raw().state.load(Ordering::Relaxed), UNLOCKED);
+        assert_eq!(*lock.lock(), 1);
     }
 }
