@@ -184,7 +184,56 @@ impl Arena {
         // pending stores, and the load waited for both to reach the cache:
         // a tenth of a constrained best-fit pair. Inlined, the fields go
         // from the caller's registers into the `Fit` directly.
-        self.xalloc_fit(&self.fit(size, constraints, flags), flags)
+        let fit = self.fit(size, constraints, flags);
+        // A first try that returns in registers: a `Result` holding an
+        // `Error` is too large for them, and the caller reserved room for
+        // it, wrote it and read it back on every call (as for `free`).
+        match self.xalloc_quick(&fit) {
+            Ok(addr) => Ok(addr),
+            Err(miss) => self.xalloc_missed(&fit, flags, miss),
+        }
+    }
+
+    /// The first search of [`xalloc`](Arena::xalloc) for a valid request,
+    /// with the lock held once; what kept it from allocating otherwise,
+    /// having changed nothing but the search count.
+    #[inline(never)]
+    fn xalloc_quick(&self, fit: &Fit) -> Result<usize, XallocMiss> {
+        if fit.check(self.quantum).is_err()
+            || fit.size > usize::MAX - (self.quantum - 1)
+            || self.mtbf_armed()
+        {
+            return Err(XallocMiss::NotTried);
+        }
+        let mut state = self.state.lock();
+        if state.reserve.len < RESERVE_LOW {
+            return Err(XallocMiss::NotTried);
+        }
+        match state.search(fit) {
+            Some((seg, addr)) => {
+                state.seg_alloc(seg, addr, fit.size);
+                self.unlock_after_alloc(state);
+                Ok(addr)
+            }
+            None => Err(XallocMiss::NotFound),
+        }
+    }
+
+    /// A constrained allocation that the quick path did not make: the
+    /// whole path, or, after a search that found nothing, the rest of it
+    /// (which searches again, as the whole path's second search would).
+    #[cold]
+    #[inline(never)]
+    fn xalloc_missed(
+        &self,
+        fit: &Fit,
+        flags: AllocFlags,
+        miss: XallocMiss,
+    ) -> Result<usize, Error> {
+        match miss {
+            XallocMiss::NotTried => self.xalloc_fit(fit, flags),
+            XallocMiss::NotFound => self.xalloc_search(self.state.lock(), fit, flags),
+        }
     }
 
     /// [`xalloc`](Arena::xalloc) from its placement arithmetic.
@@ -423,6 +472,18 @@ impl Arena {
         }
         Err(err)
     }
+}
+
+/// Why the constrained quick path declined (see [`Arena::xalloc_quick`]);
+/// a word, as [`InstantMiss`] is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(usize)]
+enum XallocMiss {
+    /// Not searched: an invalid request, one too large to round, fault
+    /// injection on, or too few spare tags. The whole path sorts it out.
+    NotTried,
+    /// Searched, with a full reserve, and nothing fits now.
+    NotFound,
 }
 
 /// Why the instant-fit quick path declined (see
