@@ -39,6 +39,7 @@
 //! object at the same instant can both pass; that is a race in the caller,
 //! outside what the check promises.
 
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -221,8 +222,10 @@ pub(crate) struct SlabHint {
     key: usize,
     /// The slab's first address.
     base: usize,
-    /// The first byte of the slab's state lines.
-    lines: *const AtomicU8,
+    /// The first byte of the slab's state lines (dangling while `key` is
+    /// 0, which matches no slab, so it is never read then). Non-null by
+    /// type, so that the compiler knows a state found through it is there.
+    lines: NonNull<AtomicU8>,
 }
 
 impl Default for SlabHint {
@@ -230,7 +233,7 @@ impl Default for SlabHint {
         SlabHint {
             key: 0,
             base: 0,
-            lines: core::ptr::null(),
+            lines: NonNull::dangling(),
         }
     }
 }
@@ -354,12 +357,7 @@ impl Directory {
     pub(crate) fn state_hinted(&self, addr: usize, hint: &mut SlabHint) -> Option<&AtomicU8> {
         let key = self.key(addr)?;
         if key != hint.key {
-            let slab = self.slab(key)?;
-            *hint = SlabHint {
-                key,
-                base: slab.base,
-                lines: slab.lines.as_ptr().cast::<AtomicU8>(),
-            };
+            self.rehint(key, hint)?;
         }
         // `addr` and `base` share a slab number, so `addr >= base`.
         let offset = addr - hint.base;
@@ -373,7 +371,22 @@ impl Directory {
         // every slab has `layout.lines` lines of `LINE` bytes, and every
         // entry of `layout.index` is below `layout.lines * LINE`
         // (`Layout::new`), so the byte is inside that allocation.
-        Some(unsafe { &*hint.lines.add(index as usize) })
+        Some(unsafe { hint.lines.add(index as usize).as_ref() })
+    }
+
+    /// Points `hint` at the slab numbered `key`, if the directory has it.
+    /// Out of line, so that the magazine fast paths, whose hint is usually
+    /// right, hold no registers for the hash probe.
+    #[cold]
+    #[inline(never)]
+    fn rehint(&self, key: usize, hint: &mut SlabHint) -> Option<()> {
+        let slab = self.slab(key)?;
+        *hint = SlabHint {
+            key,
+            base: slab.base,
+            lines: NonNull::from(&*slab.lines).cast::<AtomicU8>(),
+        };
+        Some(())
     }
 
     #[inline]
