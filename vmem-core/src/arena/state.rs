@@ -284,6 +284,7 @@ impl State {
     /// Searches the freelists for a segment that satisfies `fit` under its
     /// policy; returns the segment and the address within it. See design.md
     /// §4.2 and §5.
+    #[inline(always)]
     pub(crate) fn search(&mut self, fit: &Fit) -> Option<(SegPtr, usize)> {
         let size = fit.size;
         let searching = matches!(fit.policy, Policy::BestFit | Policy::FirstFit);
