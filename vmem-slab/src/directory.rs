@@ -357,7 +357,12 @@ impl Directory {
     pub(crate) fn state_hinted(&self, addr: usize, hint: &mut SlabHint) -> Option<&AtomicU8> {
         let key = self.key(addr)?;
         if key != hint.key {
-            self.rehint(key, hint)?;
+            let slab = self.slab(key)?;
+            *hint = SlabHint {
+                key,
+                base: slab.base,
+                lines: NonNull::from(&*slab.lines).cast::<AtomicU8>(),
+            };
         }
         // `addr` and `base` share a slab number, so `addr >= base`.
         let offset = addr - hint.base;
@@ -372,21 +377,6 @@ impl Directory {
         // entry of `layout.index` is below `layout.lines * LINE`
         // (`Layout::new`), so the byte is inside that allocation.
         Some(unsafe { hint.lines.add(index as usize).as_ref() })
-    }
-
-    /// Points `hint` at the slab numbered `key`, if the directory has it.
-    /// Out of line, so that the magazine fast paths, whose hint is usually
-    /// right, hold no registers for the hash probe.
-    #[cold]
-    #[inline(never)]
-    fn rehint(&self, key: usize, hint: &mut SlabHint) -> Option<()> {
-        let slab = self.slab(key)?;
-        *hint = SlabHint {
-            key,
-            base: slab.base,
-            lines: NonNull::from(&*slab.lines).cast::<AtomicU8>(),
-        };
-        Some(())
     }
 
     #[inline]
