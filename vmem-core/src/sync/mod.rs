@@ -22,9 +22,9 @@
 //!   lock to a ghost and the child hangs (one fork in thirty did, in
 //!   `vmem-umem`'s fork test). A futex lock keeps all its state in its one
 //!   word, which the fork handlers can release in the child; its own
-//!   hand-over to a starving sleeper expires ([`RawFutexLock`]'s
-//!   `HANDED_PATIENCE`), so a child that inherits one is delayed for two
-//!   milliseconds once, not hung.
+//!   hand-over to a starving sleeper expires (`HANDED_PATIENCE`), so a
+//!   child that inherits one is delayed for two milliseconds once, not
+//!   hung.
 //! - [`SpinLock`] guards per-CPU state that is almost never contended (the
 //!   magazine slots of `vmem-slab`). It is [`RawSpinLock`]: one
 //!   compare-and-swap to take and a plain release store to drop, where a
@@ -200,10 +200,12 @@ const HANDED_PATIENCE: std::time::Duration = std::time::Duration::from_millis(2)
 /// Atomics and Locks*), held with a sleeper that has waited too long, or
 /// handed over. A compare-and-swap takes it when free and one drops it
 /// when nobody waits; waiters poll briefly, then sleep on the word. A
-/// sleeper that has waited [`FAIR_AFTER`] marks the word, and the next
+/// sleeper that has waited a millisecond marks the word, and the next
 /// unlock hands the lock to a sleeper instead of freeing it for whoever
 /// asks first. All its state is that word, so it can be released in a
-/// forked child (see the module docs and [`HANDED_PATIENCE`]).
+/// forked child: a hand-over that no thread claims (the child's copy of
+/// one meant for a thread left in the parent) is taken by the next
+/// thread to ask after 2 ms (see the module docs).
 #[cfg(feature = "std")]
 #[derive(Debug)]
 pub struct RawFutexLock {
