@@ -514,6 +514,16 @@ mod tests {
     fn assert_send<T: Send>() {}
     fn assert_sync<T: Sync>() {}
 
+    /// The word of a futex lock, for tests that watch (or, as a waiter
+    /// would, mark) its state.
+    #[cfg(feature = "std")]
+    fn word<T>(lock: &lock_api::Mutex<RawFutexLock, T>) -> &core::sync::atomic::AtomicU32 {
+        // SAFETY: `raw` is unsafe because a raw lock can be unlocked behind
+        // the guards' backs; only its word is touched here, by the same
+        // atomic operations a waiter uses.
+        &unsafe { lock.raw() }.state
+    }
+
     #[test]
     fn auto_traits() {
         assert_send::<Lock<u64>>();
@@ -570,19 +580,14 @@ mod tests {
     #[test]
     fn a_waiter_past_its_backoff_sleeps_and_is_woken() {
         extern crate std;
-        use lock_api::RawMutex as _;
         let lock: lock_api::Mutex<RawFutexLock, u32> = lock_api::Mutex::new(0);
-        let raw = || -> &RawFutexLock {
-            // SAFETY: only the word's value is read; nothing is unlocked.
-            unsafe { lock.raw() }
-        };
         let guard = lock.lock();
         std::thread::scope(|s| {
             let waiter = s.spawn(|| *lock.lock() += 1);
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
             // CONTENDED, or STARVING if a spurious wake let it see that it
             // had slept for FAIR_AFTER.
-            while raw().state.load(Ordering::Relaxed) < CONTENDED {
+            while word(&lock).load(Ordering::Relaxed) < CONTENDED {
                 assert!(
                     std::time::Instant::now() < deadline,
                     "the waiter never slept"
@@ -593,7 +598,7 @@ mod tests {
             waiter.join().unwrap();
         });
         assert_eq!(*lock.lock(), 1);
-        assert!(!raw().is_locked());
+        assert!(!lock.is_locked());
     }
 
     /// A sleeper that has waited FAIR_AFTER asks for the lock (STARVING)
@@ -610,15 +615,10 @@ mod tests {
         extern crate std;
         use std::time::{Duration, Instant};
         let lock: lock_api::Mutex<RawFutexLock, u32> = lock_api::Mutex::new(0);
-        let raw = || -> &RawFutexLock {
-            // SAFETY: only the word is read, and a sleeper woken; nothing
-            // is unlocked.
-            unsafe { lock.raw() }
-        };
-        let wait_for = |word: u32| {
+        let wait_for = |state: u32| {
             let deadline = Instant::now() + Duration::from_secs(10);
-            while raw().state.load(Ordering::Relaxed) != word {
-                assert!(Instant::now() < deadline, "the word never said {word}");
+            while word(&lock).load(Ordering::Relaxed) != state {
+                assert!(Instant::now() < deadline, "the word never said {state}");
                 std::thread::sleep(Duration::from_micros(200));
             }
         };
@@ -641,7 +641,7 @@ mod tests {
             std::thread::sleep(FAIR_AFTER * 3);
             // Wake it without unlocking, as a spurious wake would: it
             // finds the lock held, and asks for it.
-            atomic_wait::wake_one(&raw().state);
+            atomic_wait::wake_one(word(&lock));
             wait_for(STARVING);
             drop(held);
             assert!(
@@ -667,24 +667,20 @@ mod tests {
     fn a_lock_handed_to_nobody_is_taken_after_a_while() {
         extern crate std;
         let lock: lock_api::Mutex<RawFutexLock, u32> = lock_api::Mutex::new(0);
-        let raw = || -> &RawFutexLock {
-            // SAFETY: only the word is read and written, as a starving
-            // waiter would have marked it; the lock is held meanwhile.
-            unsafe { lock.raw() }
-        };
         let held = lock.lock();
-        raw().state.store(STARVING, Ordering::Relaxed);
+        // As a starving waiter would have marked it.
+        word(&lock).store(STARVING, Ordering::Relaxed);
         drop(held);
         // With the process single-threaded the unlock is a plain store
         // (nobody can be waiting); otherwise it hands over.
-        let word = raw().state.load(Ordering::Relaxed);
-        assert!(word == HANDED || (word == UNLOCKED && single_threaded()));
+        let left = word(&lock).load(Ordering::Relaxed);
+        assert!(left == HANDED || (left == UNLOCKED && single_threaded()));
         let started = std::time::Instant::now();
         *lock.lock() += 1;
-        if word == HANDED {
+        if left == HANDED {
             assert!(started.elapsed() >= HANDED_PATIENCE);
         }
-        assert_eq!(raw().state.load(Ordering::Relaxed), UNLOCKED);
+        assert_eq!(word(&lock).load(Ordering::Relaxed), UNLOCKED);
         assert_eq!(*lock.lock(), 1);
     }
 }
