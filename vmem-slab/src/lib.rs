@@ -22,9 +22,10 @@
 //! - **Per-CPU caches.** Each CPU slot holds a *loaded* and a *previous*
 //!   magazine behind a lock of its own, almost always uncontended, so the
 //!   common path takes no shared lock; at most one operation in M reaches
-//!   the depot. The slot comes from `sched_getcpu` on Linux, a thread-id
-//!   hash elsewhere; a thread that migrates stays correct because each slot
-//!   is locked.
+//!   the depot. The slot is the CPU the thread runs on, read from glibc's
+//!   restartable-sequences area (x86_64 Linux, glibc 2.35+) or from a
+//!   cached `sched_getcpu` (other Linux), a thread-id hash elsewhere; a
+//!   thread that migrates stays correct because each slot is locked.
 //! - Optional **constructor and destructor** callbacks: magazines cache
 //!   constructed objects; objects are destroyed when they return to a slab.
 //! - **Reap** ([`ObjectCache::reap`]) returns every cached object to the
