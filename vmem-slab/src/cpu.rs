@@ -41,9 +41,11 @@ pub(crate) fn current() -> usize {
     })
 }
 
-/// The calling thread's CPU hint if it needs no refresh, counting the
-/// call as [`current`] does; `None` when it is due (every [`REFRESH`]th
-/// call, and a thread's first). The magazine fast paths use this and leave
+/// The calling thread's CPU as [`current`] gives it, if that needs no
+/// call: read from the rseq area where there is one; otherwise the hint,
+/// counting the call as [`current`] does, and `None` when the hint is due
+/// (every [`REFRESH`]th call, and a thread's first). The magazine fast
+/// paths use this and leave
 /// the refresh to their slow paths, so that they call no function at all:
 /// a call in the middle of a fast path made the compiler keep its values
 /// in callee-saved registers, saved and restored on every call.

@@ -209,9 +209,8 @@ impl Arena {
         if state.reserve.len < RESERVE_LOW {
             return Err(XallocMiss::NotTried);
         }
-        match state.search(fit) {
-            Some((seg, addr)) => {
-                state.seg_alloc(seg, addr, fit.size);
+        match state.alloc_searched(fit) {
+            Some(addr) => {
                 self.unlock_after_alloc(state);
                 Ok(addr)
             }
@@ -361,8 +360,7 @@ impl Arena {
     fn xalloc_unchecked(&self, fit: &Fit, flags: AllocFlags) -> Result<usize, Error> {
         let mut state = self.state.lock();
         if state.reserve.len >= RESERVE_LOW {
-            if let Some((seg, addr)) = state.search(fit) {
-                state.seg_alloc(seg, addr, fit.size);
+            if let Some(addr) = state.alloc_searched(fit) {
                 return self.done(state, addr);
             }
         }
@@ -394,8 +392,7 @@ impl Arena {
                     return self.fail(Error::OutOfTags { arena: self.name }, flags);
                 }
             };
-            if let Some((seg, addr)) = state.search(fit) {
-                state.seg_alloc(seg, addr, fit.size);
+            if let Some(addr) = state.alloc_searched(fit) {
                 return self.done(state, addr);
             }
             if self.source.is_some() {

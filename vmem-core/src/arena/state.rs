@@ -281,11 +281,24 @@ impl State {
         Some(addr)
     }
 
+    /// Allocates what [`search`](State::search) finds for `fit`: its
+    /// address, or `None` with nothing changed but the search count.
+    /// Inlined into each of its callers (the constrained quick path, the
+    /// searching path's first search and its loop): out of line, the search
+    /// spilled the request's derived values and saved six registers on
+    /// every call, to visit one or two segments.
+    #[inline(always)]
+    pub(crate) fn alloc_searched(&mut self, fit: &Fit) -> Option<usize> {
+        let (seg, addr) = self.search(fit)?;
+        self.seg_alloc(seg, addr, fit.size);
+        Some(addr)
+    }
+
     /// Searches the freelists for a segment that satisfies `fit` under its
     /// policy; returns the segment and the address within it. See design.md
     /// §4.2 and §5.
     #[inline(always)]
-    pub(crate) fn search(&mut self, fit: &Fit) -> Option<(SegPtr, usize)> {
+    fn search(&mut self, fit: &Fit) -> Option<(SegPtr, usize)> {
         let size = fit.size;
         let searching = matches!(fit.policy, Policy::BestFit | Policy::FirstFit);
         // Start at the first list whose members are certainly large enough,

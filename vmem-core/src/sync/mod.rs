@@ -363,17 +363,12 @@ impl RawFutexLock {
                     // Taken (from UNLOCKED or HANDED): the word says
                     // CONTENDED, so our unlock wakes the next sleeper.
                     Ok(_) if from == UNLOCKED || from == HANDED => return,
+                    // Marked: look again at the marked state (a CONTENDED
+                    // word may still need STARVING) before sleeping on it.
                     Ok(_) => state = to,
-                    Err(now) => {
-                        state = now;
-                        continue;
-                    }
+                    Err(now) => state = now,
                 }
-                // Marked: look again at the marked state (a CONTENDED
-                // word may still need STARVING) before sleeping on it.
-                if to == CONTENDED && asleep_since.is_some() {
-                    continue;
-                }
+                continue;
             }
             asleep_since.get_or_insert_with(Instant::now);
             atomic_wait::wait(&self.state, state);
