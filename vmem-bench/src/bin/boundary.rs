@@ -92,6 +92,16 @@ fn main() {
         },
         || c_pair(vmp, size),
     );
+    // SAFETY: `vmp` is live until the `vmem_destroy` below.
+    let own = unsafe { &*vmp }.arena();
+    compare(
+        "instant-fit, the C arena's own `Arena` through the Rust API",
+        || {
+            let a = own.alloc(black_box(size), AllocFlags::NOSLEEP).unwrap();
+            own.free(black_box(a), size).unwrap()
+        },
+        || c_pair(vmp, size),
+    );
     // SAFETY: nothing uses the arena any more.
     unsafe { vmem_destroy(vmp) };
     let cached = Cached::new();
