@@ -143,6 +143,14 @@ impl AllocFlags {
         self.bits & NOT_PLAIN == 0
     }
 
+    /// Next-fit, in any wait mode, panicking or not (next-fit ignores
+    /// [`from_end`](AllocFlags::from_end)): the flags of the next-fit quick
+    /// path.
+    #[inline]
+    pub(crate) const fn is_next_fit(&self) -> bool {
+        self.bits & POLICY_MASK == Policy::NextFit as u64
+    }
+
     /// Whether the wait mode is [`Wait::NoSleep`] (without building the
     /// `Wait`, which the hot paths do not need).
     #[inline]

@@ -1379,6 +1379,34 @@ fn sleep_for_times_out() {
     assert_eq!(arena.alloc(0x1000, flags), Ok(0x1000));
 }
 
+/// Next-fit's quick path (one search under one hold of the lock): a
+/// search that goes full circle without room fails once, through the
+/// same fallback as before, and leaves the rotor where the next search
+/// still finds what is left; a fresh arena's first next-fit (a low
+/// reserve, so the whole path) allocates where the quick path would.
+#[test]
+fn next_fit_full_circle_fails_once_and_keeps_the_rotor() {
+    let arena = Arena::new("nfc", 0x1000, 0x4000, 0x1000).unwrap();
+    let next = AllocFlags::from(Policy::NextFit);
+    assert_eq!(arena.alloc(0x1000, next), Ok(0x1000));
+    assert_eq!(arena.alloc(0x2000, next), Ok(0x2000));
+    let searches = arena.stats().search;
+    assert!(matches!(
+        arena.alloc(0x2000, next),
+        Err(Error::WouldBlock { size: 0x2000, .. })
+    ));
+    let s = arena.stats();
+    assert_eq!(s.fail, 1);
+    assert!(s.search > searches, "the full circle is counted");
+    arena.check().unwrap();
+    // The page after the last allocation is still next in line.
+    assert_eq!(arena.alloc(0x1000, next), Ok(0x4000));
+    arena.free(0x1000, 0x1000).unwrap();
+    // Past the end, the search wraps to the page freed behind the rotor.
+    assert_eq!(arena.alloc(0x1000, next), Ok(0x1000));
+    arena.check().unwrap();
+}
+
 /// Regression test: next-fit used to sleep with no deadline.
 #[test]
 fn sleep_for_times_out_with_next_fit() {

@@ -36,6 +36,9 @@ impl Arena {
         if flags.is_plain_instant_fit() && self.fast_path_takes(size) {
             return self.instant_fit_alloc(size, flags);
         }
+        if flags.is_next_fit() && self.fast_path_takes(size) {
+            return self.next_fit_fast(size, flags);
+        }
         self.alloc_slow(size, flags)
     }
 
@@ -301,6 +304,63 @@ impl Arena {
         }
     }
 
+    /// Next-fit, tried first with the lock held once (as instant-fit is):
+    /// the common case returns in registers, and only a miss, out of line,
+    /// can build an error.
+    #[inline(always)]
+    fn next_fit_fast(&self, size: usize, flags: AllocFlags) -> Result<usize, Error> {
+        match self.next_fit_quick(size) {
+            Ok(addr) => Ok(addr),
+            Err(missed) => self.next_fit_missed(size, flags, missed),
+        }
+    }
+
+    /// One next-fit search with a full reserve, under one hold of the
+    /// lock: the address found, or why there is none. A search that went
+    /// full circle has moved the rotor and given back any span it freed,
+    /// as a search on the whole path does; a low reserve changes nothing.
+    #[inline(never)]
+    fn next_fit_quick(&self, size: usize) -> Result<usize, NextMiss> {
+        let mut state = self.state.lock();
+        if state.reserve.len < RESERVE_LOW {
+            return Err(NextMiss::LowReserve);
+        }
+        let mut releases = Releases::default();
+        let found = state.next_fit(size, &mut releases);
+        let rescale = state.hash.wants_rescale();
+        drop(state);
+        if !releases.is_empty() {
+            self.give_back(&releases);
+        }
+        if rescale {
+            self.rescale();
+        }
+        found.ok_or(NextMiss::FullCircle)
+    }
+
+    /// A next-fit allocation that the quick path could not make.
+    #[cold]
+    #[inline(never)]
+    fn next_fit_missed(
+        &self,
+        size: usize,
+        flags: AllocFlags,
+        missed: NextMiss,
+    ) -> Result<usize, Error> {
+        if missed == NextMiss::FullCircle && (self.source.is_some() || flags.is_nosleep()) {
+            // What the whole path does after a search that found nothing:
+            // the constrained path imports or fails, as libumem does.
+            return self.xalloc_unchecked(
+                &self.fit(size, &Constraints::new(), flags.policy(Policy::InstantFit)),
+                flags,
+            );
+        }
+        // A refill, or a request that may sleep: the whole path, which
+        // searches again with the lock held until it sleeps, so that no
+        // free can slip in between its search and its sleep unseen.
+        self.next_fit_alloc(size, flags)
+    }
+
     fn next_fit_alloc(&self, size: usize, flags: AllocFlags) -> Result<usize, Error> {
         let deadline = deadline_for(flags);
         let mut state = self.state.lock();
@@ -481,6 +541,17 @@ enum XallocMiss {
     NotTried,
     /// Searched, with a full reserve, and nothing fits now.
     NotFound,
+}
+
+/// Why the next-fit quick path did not allocate (see
+/// [`Arena::next_fit_fast`]); a word, as [`InstantMiss`] is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(usize)]
+enum NextMiss {
+    /// Too few spare tags to split a segment: nothing was searched.
+    LowReserve,
+    /// The search went full circle and found nothing that fits.
+    FullCircle,
 }
 
 /// Why the instant-fit quick path declined (see
