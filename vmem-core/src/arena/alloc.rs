@@ -29,10 +29,12 @@ impl Arena {
     #[inline(always)]
     pub fn alloc(&self, size: usize, flags: AllocFlags) -> Result<usize, Error> {
         // Only the choice of path is inlined into the caller: instant-fit
-        // with a sane size and no fault injection, or everything else. As
-        // one function holding the instant-fit path, this was not inlined,
-        // and every other policy paid for its frame on the way to
-        // `alloc_slow`.
+        // or next-fit with a sane size and no fault injection, each to its
+        // quick path, or everything else. As one function holding the
+        // instant-fit path, this was not inlined, and every other policy
+        // paid for its frame on the way to `alloc_slow`. With the flags
+        // known at compile time, as they usually are in Rust, only one of
+        // the three calls is left.
         if flags.is_plain_instant_fit() && self.fast_path_takes(size) {
             return self.instant_fit_alloc(size, flags);
         }
