@@ -337,15 +337,32 @@ impl Arena {
         }
         let mut releases = Releases::default();
         let found = state.next_fit(size, &mut releases);
+        self.unlock_after_next_fit(state, &releases);
+        found.ok_or(NextMiss::FullCircle)
+    }
+
+    /// Drops the lock after a next-fit search, then gives back the spans
+    /// the rotor's move freed and rescales the hash if it asked to.
+    #[inline(always)]
+    fn unlock_after_next_fit(&self, state: Guard<'_, State>, releases: &Releases) {
         let rescale = state.hash.wants_rescale();
         drop(state);
         if !releases.is_empty() {
-            self.give_back(&releases);
+            self.give_back(releases);
         }
         if rescale {
             self.rescale();
         }
-        found.ok_or(NextMiss::FullCircle)
+    }
+
+    /// Where next-fit goes when its own search cannot allocate: the
+    /// constrained path under instant-fit, which imports or fails, as
+    /// libumem does.
+    fn next_fit_elsewhere(&self, size: usize, flags: AllocFlags) -> Result<usize, Error> {
+        self.xalloc_unchecked(
+            &self.fit(size, &Constraints::new(), flags.policy(Policy::InstantFit)),
+            flags,
+        )
     }
 
     /// A next-fit allocation that the quick path could not make.
@@ -358,12 +375,8 @@ impl Arena {
         missed: NextMiss,
     ) -> Result<usize, Error> {
         if missed == NextMiss::FullCircle && (self.source.is_some() || flags.is_nosleep()) {
-            // What the whole path does after a search that found nothing:
-            // the constrained path imports or fails, as libumem does.
-            return self.xalloc_unchecked(
-                &self.fit(size, &Constraints::new(), flags.policy(Policy::InstantFit)),
-                flags,
-            );
+            // What the whole path does after a search that found nothing.
+            return self.next_fit_elsewhere(size, flags);
         }
         // A refill, or a request that may sleep: the whole path, which
         // searches again with the lock held until it sleeps, so that no
@@ -379,31 +392,17 @@ impl Arena {
                 Ok(s) => s,
                 Err(s) => {
                     drop(s);
-                    return self.xalloc_unchecked(
-                        &self.fit(size, &Constraints::new(), flags.policy(Policy::InstantFit)),
-                        flags,
-                    );
+                    return self.next_fit_elsewhere(size, flags);
                 }
             };
             let mut releases = Releases::default();
             let found = state.next_fit(size, &mut releases);
             if found.is_some() || self.source.is_some() || flags.is_nosleep() {
-                let rescale = state.hash.wants_rescale();
-                drop(state);
-                if !releases.is_empty() {
-                    self.give_back(&releases);
-                }
-                if rescale {
-                    self.rescale();
-                }
+                self.unlock_after_next_fit(state, &releases);
                 return match found {
                     Some(addr) => Ok(addr),
-                    // Nothing after a full circle: the constrained path
-                    // imports or fails, as libumem does.
-                    None => self.xalloc_unchecked(
-                        &self.fit(size, &Constraints::new(), flags.policy(Policy::InstantFit)),
-                        flags,
-                    ),
+                    // Nothing after a full circle.
+                    None => self.next_fit_elsewhere(size, flags),
                 };
             }
             if !releases.is_empty() {
