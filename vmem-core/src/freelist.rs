@@ -39,7 +39,7 @@ impl FreeLists {
     }
 
     /// Puts `seg` at the head of its list and marks it free.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn insert(&mut self, seg: SegPtr) {
         let index = Self::index_for(seg.size());
         let old = self.heads[index];
@@ -56,7 +56,7 @@ impl FreeLists {
     /// Whether the free segment `seg`, grown to `new_size`, would be put
     /// back where it is by a `remove` and an `insert`: it heads its list,
     /// and `new_size` belongs on the same list.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn stays_head(&self, seg: SegPtr, new_size: usize) -> bool {
         debug_assert_eq!(seg.kind(), Kind::Free);
         same_highbit(seg.size(), new_size) && seg.prev_kind().is_none()
@@ -64,7 +64,7 @@ impl FreeLists {
 
     /// Takes `seg` off its list. Its size must not have changed lists since
     /// it was inserted.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn remove(&mut self, seg: SegPtr) {
         debug_assert_eq!(seg.kind(), Kind::Free);
         let next = seg.next_kind();

@@ -67,7 +67,7 @@ impl Arena {
     /// assert_eq!(arena.try_instant_fit(0x1000), None);
     /// assert!(arena.alloc(0x1000, AllocFlags::new()).is_err());
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn try_instant_fit(&self, size: usize) -> Option<usize> {
         if self.fast_path_takes(size) {
             self.instant_fit_quick(size).ok()
@@ -98,7 +98,13 @@ impl Arena {
 
     /// The head of the right freelist, with the lock held once; what kept
     /// it from allocating, otherwise, having changed nothing.
-    #[inline]
+    ///
+    /// Inlined, with everything it calls on its way (design.md §4.1), into
+    /// [`alloc`](Arena::alloc)'s and
+    /// [`try_instant_fit`](Arena::try_instant_fit)'s callers, so that an
+    /// out-of-line entry point such as `vmem_alloc` makes no call on its
+    /// common path.
+    #[inline(always)]
     fn instant_fit_quick(&self, size: usize) -> Result<usize, InstantMiss> {
         let mut state = self.state.lock();
         if state.reserve.len < RESERVE_LOW {

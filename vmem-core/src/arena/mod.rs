@@ -164,8 +164,11 @@ impl Arena {
         }
     }
 
-    /// [`free`](Arena::free) short of building its error.
-    #[inline(never)]
+    /// [`free`](Arena::free) short of building its error. Inlined into
+    /// `free`'s callers, as the instant-fit quick path is into `alloc`'s
+    /// (design.md §4.1), so that an out-of-line entry point such as
+    /// `vmem_free` holds the whole free in one frame.
+    #[inline(always)]
     fn free_segment(&self, addr: usize, size: usize) -> Result<(), BadFree> {
         let mut state = self.state.lock();
         let release = match state.free(addr, size) {

@@ -99,7 +99,7 @@ impl State {
     }
 
     /// A new tag for `[start, end)`, linked into the address list after `prev`.
-    #[inline]
+    #[inline(always)]
     fn seg_create(&mut self, prev: SegPtr, start: usize, end: usize) -> SegPtr {
         let seg = self.take_tag();
         seg.set_start(start);
@@ -117,7 +117,7 @@ impl State {
 
     // ----- hash ---------------------------------------------------------------
 
-    #[inline]
+    #[inline(always)]
     fn hash_insert(&mut self, seg: SegPtr) {
         seg.set_kind_and_prev(Kind::Alloc, None);
         self.hash.insert(seg, self.quantum_shift);
@@ -127,7 +127,7 @@ impl State {
 
     /// Takes the allocated segment `[addr, addr + size)` out of the hash.
     /// On a bad free the arena is left untouched and the error says why.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn hash_delete(&mut self, addr: usize, size: usize) -> Result<SegPtr, BadFree> {
         let (found, steps) = self.hash.remove(addr, self.quantum_shift);
         self.counters.lookup += steps;
@@ -264,7 +264,7 @@ impl State {
     /// whose members are all at least `size`. `None` sends the caller to the
     /// searching path, exactly where libumem falls back to `vmem_xalloc`.
     /// See design.md §4.1.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn instant_fit(&mut self, size: usize) -> Option<usize> {
         let list = if is_power_of_two(size) {
             lowbit(align_down(self.free.map, size))
@@ -491,7 +491,7 @@ impl State {
     /// up in the same order either way (only which tag describes the merged
     /// range differs), and most frees in a growing or shrinking run of free
     /// space skip the two list operations.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn free(&mut self, addr: usize, size: usize) -> Result<Release, BadFree> {
         let seg = self.hash_delete(addr, size)?;
         seg.set_end(round_up(seg.end(), self.quantum));
