@@ -254,10 +254,7 @@ impl CachedArena {
     pub fn alloc(&self, size: usize, flags: AllocFlags) -> Result<usize, SlabError> {
         match self.cache_for(size) {
             Some(cache) => cache.alloc_with(flags),
-            None => self
-                .arena
-                .alloc(size, flags)
-                .map_err(|e| self.arena_error(e)),
+            None => self.arena_alloc(size, flags),
         }
     }
 
@@ -266,8 +263,26 @@ impl CachedArena {
     pub fn free(&self, addr: usize, size: usize) -> Result<(), SlabError> {
         match self.cache_for(size) {
             Some(cache) => cache.free(addr),
-            None => self.arena.free(addr, size).map_err(|e| self.arena_error(e)),
+            None => self.arena_free(addr, size),
         }
+    }
+
+    /// An uncached [`alloc`](CachedArena::alloc), out of line: the arena's
+    /// quick paths are inlined into their callers, and inlined here too
+    /// they made the cached path save their registers (a cached pair
+    /// through the Rust API went from 9.2 to 10.3 ns).
+    #[inline(never)]
+    fn arena_alloc(&self, size: usize, flags: AllocFlags) -> Result<usize, SlabError> {
+        self.arena
+            .alloc(size, flags)
+            .map_err(|e| self.arena_error(e))
+    }
+
+    /// An uncached [`free`](CachedArena::free), out of line (see
+    /// [`arena_alloc`](CachedArena::arena_alloc)).
+    #[inline(never)]
+    fn arena_free(&self, addr: usize, size: usize) -> Result<(), SlabError> {
+        self.arena.free(addr, size).map_err(|e| self.arena_error(e))
     }
 
     /// A constrained allocation, always from the arena; free it with

@@ -57,6 +57,19 @@ fn c_pair(vmp: *mut Vmem, size: usize) {
     }
 }
 
+/// `Arena::alloc`, instant-fit, behind a call the compiler may not inline
+/// (as `vmem_alloc` is to a C caller).
+#[inline(never)]
+fn alloc_out_of_line(arena: &Arena, size: usize) -> Result<usize, vmem_core::Error> {
+    arena.alloc(size, AllocFlags::NOSLEEP)
+}
+
+/// `Arena::free` behind a call the compiler may not inline.
+#[inline(never)]
+fn free_out_of_line(arena: &Arena, addr: usize, size: usize) -> Result<(), vmem_core::Error> {
+    arena.free(addr, size)
+}
+
 fn stats(mut v: Vec<f64>) -> (f64, f64) {
     v.sort_by(f64::total_cmp);
     (v[v.len() / 2], v[0])
@@ -99,6 +112,18 @@ fn main() {
         || {
             let a = own.alloc(black_box(size), AllocFlags::NOSLEEP).unwrap();
             own.free(black_box(a), size).unwrap()
+        },
+        || c_pair(vmp, size),
+    );
+    // The Rust calls above are inlined into the loop, alloc and free
+    // whole; a C caller cannot inline `vmem_alloc`. The same pair through
+    // Rust functions that are not inlined separates what any call costs
+    // from what the C API adds to it.
+    compare(
+        "instant-fit, the C arena's own `Arena` through out-of-line Rust calls",
+        || {
+            let a = alloc_out_of_line(own, black_box(size)).unwrap();
+            free_out_of_line(own, black_box(a), size).unwrap()
         },
         || c_pair(vmp, size),
     );
