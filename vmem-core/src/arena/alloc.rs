@@ -361,6 +361,15 @@ impl Arena {
         }
     }
 
+    /// Whether a next-fit search that finds nothing goes on at once to
+    /// [`next_fit_elsewhere`](Arena::next_fit_elsewhere) rather than
+    /// waiting for a free: an arena that can import, or a request that may
+    /// not sleep.
+    #[inline]
+    fn next_fit_never_waits(&self, flags: AllocFlags) -> bool {
+        self.source.is_some() || flags.is_nosleep()
+    }
+
     /// Where next-fit goes when its own search cannot allocate: the
     /// constrained path under instant-fit, which imports or fails, as
     /// libumem does.
@@ -380,7 +389,7 @@ impl Arena {
         flags: AllocFlags,
         missed: NextMiss,
     ) -> Result<usize, Error> {
-        if missed == NextMiss::FullCircle && (self.source.is_some() || flags.is_nosleep()) {
+        if missed == NextMiss::FullCircle && self.next_fit_never_waits(flags) {
             // What the whole path does after a search that found nothing.
             return self.next_fit_elsewhere(size, flags);
         }
@@ -403,7 +412,7 @@ impl Arena {
             };
             let mut releases = Releases::default();
             let found = state.next_fit(size, &mut releases);
-            if found.is_some() || self.source.is_some() || flags.is_nosleep() {
+            if found.is_some() || self.next_fit_never_waits(flags) {
                 self.unlock_after_next_fit(state, &releases);
                 return match found {
                     Some(addr) => Ok(addr),
